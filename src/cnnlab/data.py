@@ -1,0 +1,197 @@
+"""Datasets: loading (local folder or download), subsets, splits, pixel scaling and permutations.
+
+With ``CNNLAB_DATA`` set, :func:`load` reads ``$CNNLAB_DATA/<name>.npz`` and never touches the
+network; without it, it calls ``keras.datasets.<name>.load_data()`` (what a student gets in
+Colab). Arrays keep exactly the shapes and dtypes Keras returns: images ``uint8`` in
+``(N, 28, 28)`` or ``(N, 32, 32, 3)`` (channels last), labels ``uint8`` in ``(N,)`` for the MNIST
+family and ``(N, 1)`` for CIFAR-10.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ENV_DATA = "CNNLAB_DATA"
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ],
+    "cifar10": [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ],
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset could be found neither in ``$CNNLAB_DATA`` nor downloaded."""
+
+
+def data_dir() -> Path | None:
+    """The folder named by ``$CNNLAB_DATA``, as an absolute path, or ``None`` when unset.
+
+    A relative value is taken relative to the directory the command was started from (``$PWD``,
+    which notebook kernels inherit even though they run inside the notebook's folder), falling
+    back to the current directory.
+    """
+    value = os.environ.get(ENV_DATA, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    bases = [os.environ.get("PWD"), os.getcwd()]
+    for base in bases:
+        if base and (Path(base) / path).is_dir():
+            return (Path(base) / path).resolve()
+    return (Path(os.getcwd()) / path).resolve()
+
+
+def local_file(filename: str) -> Path | None:
+    """``$CNNLAB_DATA/filename`` if ``CNNLAB_DATA`` is set (raises if the file is missing)."""
+    folder = data_dir()
+    if folder is None:
+        return None
+    path = folder / filename
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"{ENV_DATA} is set to {os.environ[ENV_DATA]!r} but {path} does not exist: "
+            f"put {filename} there or point {ENV_DATA} at the folder that holds it"
+        )
+    return path
+
+
+def load(name: str):
+    """``((x_train, y_train), (x_test, y_test))`` exactly as ``keras.datasets.<name>.load_data()``."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: known datasets are {', '.join(DATASETS)}")
+    filename = f"{name}.npz"
+    path = local_file(filename)
+    if path is not None:
+        with np.load(path) as f:
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    import keras
+
+    try:
+        return getattr(keras.datasets, name).load_data()
+    except Exception as error:  # no network, blocked host, corrupt cache ...
+        raise DataNotFoundError(
+            f"could not download {name} ({type(error).__name__}: {error}). Without internet, "
+            f"set {ENV_DATA} to a folder holding {filename} (the arrays x_train, y_train, "
+            f"x_test, y_test)"
+        ) from error
+
+
+def scale_pixels(x: np.ndarray) -> np.ndarray:
+    """``uint8`` pixels in [0, 255] to ``float32`` in [0, 1]."""
+    if x.dtype != np.uint8:
+        raise TypeError(f"expected uint8 pixels in [0, 255], got dtype {x.dtype}")
+    return x.astype("float32") / 255.0
+
+
+def sample(n: int | None, *arrays: np.ndarray, seed: int = 0):
+    """The same ``n`` random rows of every array (all rows, in order, when ``n`` is None or too big).
+
+    Used by the profiles to take a data subset; the rows keep their original order.
+    """
+    if not arrays:
+        raise ValueError("sample() needs at least one array")
+    size = len(arrays[0])
+    if any(len(a) != size for a in arrays):
+        raise ValueError(f"arrays differ in length: {[len(a) for a in arrays]}")
+    if n is None or n >= size:
+        picked = arrays
+    else:
+        rows = np.sort(np.random.default_rng(seed).choice(size, size=n, replace=False))
+        picked = tuple(a[rows] for a in arrays)
+    return picked if len(picked) > 1 else picked[0]
+
+
+def holdout(x: np.ndarray, y: np.ndarray, n_validation: int, seed: int = 0):
+    """Split off ``n_validation`` random examples: ``((x_train, y_train), (x_val, y_val))``."""
+    if not 0 < n_validation < len(x):
+        raise ValueError(f"n_validation must be between 1 and {len(x) - 1}, got {n_validation}")
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, train = order[:n_validation], order[n_validation:]
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def split_indices(n: int, fractions=(0.8, 0.1, 0.1), seed: int = 1):
+    """Shuffle ``range(n)`` and cut it into consecutive parts of the given ``fractions``.
+
+    The shuffle is ``np.random.seed(seed)`` followed by ``np.random.permutation(n)``, reproduced
+    with a private ``RandomState`` so the global NumPy state is left alone.
+    """
+    if len(fractions) != 3 or not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
+        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    order = np.random.RandomState(seed).permutation(n)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    return np.split(order, [n_train, n_train + n_val])
+
+
+def split_pool(name: str, fractions=(0.8, 0.1, 0.1), seed: int = 1):
+    """Pool a dataset's training and test images, shuffle, and split them by ``fractions``.
+
+    Returns ``{"train": (x, y), "validation": (x, y), "test": (x, y)}`` with labels flattened to
+    shape ``(N,)``: CIFAR-10 gives 48,000/6,000/6,000 and Fashion-MNIST 56,000/7,000/7,000.
+    """
+    (x_train, y_train), (x_test, y_test) = load(name)
+    x = np.concatenate([x_train, x_test])
+    y = np.concatenate([y_train.reshape(-1), y_test.reshape(-1)])
+    parts = split_indices(len(x), fractions, seed)
+    return {part: (x[idx], y[idx]) for part, idx in zip(("train", "validation", "test"), parts)}
+
+
+# --- pixel permutations -------------------------------------------------------------------------
+
+
+def _positions(image_shape) -> int:
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"expected an image shape (H, W) or (H, W, C), got {tuple(image_shape)}")
+    return int(image_shape[0] * image_shape[1])
+
+
+def pixel_permutation(image_shape, seed: int = 0) -> np.ndarray:
+    """A random permutation of the H·W pixel positions of images of ``image_shape``.
+
+    Channels stay together: a colour pixel moves as a whole.
+    """
+    return np.random.default_rng(seed).permutation(_positions(image_shape))
+
+
+def inverse_permutation(permutation: np.ndarray) -> np.ndarray:
+    """The permutation that undoes ``permutation``."""
+    return np.argsort(permutation)
+
+
+def permute_pixels(x: np.ndarray, permutation: np.ndarray) -> np.ndarray:
+    """Apply one pixel permutation to every image in ``x`` (shape ``(N, H, W)`` or ``(N, H, W, C)``).
+
+    Output pixel ``i`` (in row-major order) is input pixel ``permutation[i]``.
+    """
+    n_pos = _positions(x.shape[1:])
+    permutation = np.asarray(permutation)
+    if permutation.shape != (n_pos,) or not np.array_equal(np.sort(permutation), np.arange(n_pos)):
+        raise ValueError(
+            f"expected a permutation of the {n_pos} pixel positions of {x.shape[1:]} images, "
+            f"got an array of shape {permutation.shape}"
+        )
+    flat = x.reshape(len(x), n_pos, -1)
+    return flat[:, permutation, :].reshape(x.shape)
+
+
+def permute_each_image(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Shuffle the pixel positions of every image with its own fresh random permutation."""
+    n_pos = _positions(x.shape[1:])
+    order = np.random.default_rng(seed).random((len(x), n_pos)).argsort(axis=1)
+    flat = x.reshape(len(x), n_pos, -1)
+    return np.take_along_axis(flat, order[:, :, None], axis=1).reshape(x.shape)
