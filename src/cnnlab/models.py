@@ -1,0 +1,103 @@
+"""Builders for every architecture the assignments use, named after what they are.
+
+Builders return uncompiled ``keras.Model`` objects, so each notebook shows the optimizer, loss
+and metrics it trains with. Images are channels-last (NHWC).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def mlp(input_shape=(28, 28), hidden=(32,), classes: int = 10, output_activation="softmax",
+        name: str | None = None) -> keras.Sequential:
+    """Flatten, then one ReLU ``Dense`` layer per entry of ``hidden``, then ``Dense(classes)``.
+
+    ``hidden=()`` gives a linear classifier (no hidden layer). ``output_activation`` may be
+    ``"softmax"``, ``"relu"`` (assignment 1's first model) or ``None`` for logits.
+    """
+    hidden = tuple(hidden)
+    stack = [keras.Input(shape=tuple(input_shape)), layers.Flatten()]
+    stack += [layers.Dense(units, activation="relu") for units in hidden]
+    stack.append(layers.Dense(classes, activation=output_activation))
+    if name is None:
+        name = "mlp_" + "_".join(str(u) for u in (*hidden, classes))
+    return keras.Sequential(stack, name=name)
+
+
+def small_cifar_cnn(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
+    """Assignment 1 Q9: three 3x3 convolutions (32-64-64), two max-pools, Dense(64), softmax.
+
+    122,570 parameters for 32x32x3 input.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(classes, activation="softmax"),
+        ],
+        name="small_cifar_cnn",
+    )
+
+
+def augmentation(flip: bool = True, shift: float = 0.1, name: str = "augmentation") -> keras.Sequential:
+    """Random horizontal flips and shifts of up to ``shift`` of the image size.
+
+    Keras's preprocessing layers are active only in training; at inference they pass images
+    through unchanged, so the same model serves both.
+    """
+    stack = []
+    if flip:
+        stack.append(layers.RandomFlip("horizontal"))
+    if shift:
+        stack.append(layers.RandomTranslation(shift, shift, fill_mode="reflect"))
+    return keras.Sequential(stack, name=name)
+
+
+def _conv_bn(filters: int) -> list:
+    """3x3 convolution (same padding, no bias: batch norm supplies the shift), batch norm, ReLU.
+
+    Batch-norm momentum 0.9 (Keras defaults to 0.99): the running statistics used at inference
+    then settle within a few hundred steps, which short trainings need.
+    """
+    return [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(momentum=0.9),
+            layers.Activation("relu")]
+
+
+def five_conv_cnn(input_shape=(32, 32, 3), classes: int = 10, dropout: float = 0.2,
+                  augment: bool = False) -> keras.Sequential:
+    """The past solution's improved network: five batch-normalised 3x3 convolutions
+    (32 | 64-64 | 128-128, same padding) in three max-pooled stages, dropout ``dropout`` after each
+    stage and after Dense(128)."""
+    stack = [keras.Input(shape=input_shape)]
+    if augment:
+        stack.append(augmentation())
+    for stage in ((32,), (64, 64), (128, 128)):
+        for filters in stage:
+            stack += _conv_bn(filters)
+        stack += [layers.MaxPooling2D(2), layers.Dropout(dropout)]
+    stack += [layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(dropout),
+              layers.Dense(classes, activation="softmax")]
+    return keras.Sequential(stack, name="five_conv_cnn" + ("_augmented" if augment else ""))
+
+
+def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
+            dropout=(0.2, 0.3, 0.4), augment: bool = True) -> keras.Sequential:
+    """VGG-style network: per stage two batch-normalised 3x3 convolutions of ``widths[i]`` filters,
+    max-pooling and dropout ``dropout[i]``; then global average pooling and a softmax layer."""
+    if len(widths) != len(dropout):
+        raise ValueError(f"need one dropout rate per stage: {len(widths)} widths, {len(dropout)} rates")
+    stack = [keras.Input(shape=input_shape)]
+    if augment:
+        stack.append(augmentation())
+    for filters, rate in zip(widths, dropout):
+        stack += _conv_bn(filters) + _conv_bn(filters) + [layers.MaxPooling2D(2), layers.Dropout(rate)]
+    stack += [layers.GlobalAveragePooling2D(), layers.Dense(classes, activation="softmax")]
+    return keras.Sequential(stack, name="vgg_cnn" + ("_augmented" if augment else ""))

@@ -1,0 +1,130 @@
+"""Plots used across the workbook. Every function returns the matplotlib ``Figure`` it drew,
+with titled, labelled axes; learning-curve plots read the tidy frames of :mod:`cnnlab.training`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+METRIC_LABELS = {"accuracy": "accuracy", "loss": "loss"}
+
+
+def image_grid(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 5,
+               size: float = 1.7, cmap: str = "gray") -> plt.Figure:
+    """Images in a grid, each with an optional title (grey images shown with ``cmap``)."""
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, C), got {images.shape}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(titles)} titles")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.12), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap if images.ndim == 3 else None)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _axes(ax, figsize=(5, 3.5)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+def run_curves(frame: pd.DataFrame, metric: str = "accuracy", split: str = "train", ax=None,
+               title: str | None = None) -> plt.Figure:
+    """One line per run: ``metric`` on ``split`` against the epoch."""
+    data = frame[(frame.metric == metric) & (frame.split == split)]
+    if data.empty:
+        raise ValueError(f"no rows with metric={metric!r} and split={split!r} in the frame "
+                         f"(splits: {sorted(frame.split.unique())}, metrics: {sorted(frame.metric.unique())})")
+    fig, ax = _axes(ax)
+    for run, rows in data.groupby("run"):
+        ax.plot(rows.epoch, rows.value, marker=".", lw=1, alpha=0.8, label=f"run {run + 1}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{split} {METRIC_LABELS.get(metric, metric)}")
+    ax.set_title(title or f"{split} {metric}, {data.run.nunique()} runs")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def runs_grid(frame: pd.DataFrame, metrics: Sequence[str] = ("accuracy",),
+              splits: Sequence[str] = ("train", "test"), title: str | None = None,
+              sharey: bool = True) -> plt.Figure:
+    """:func:`run_curves` for every (metric, split): one row per metric, one column per split."""
+    fig, axes = plt.subplots(len(metrics), len(splits), figsize=(4.6 * len(splits), 3.3 * len(metrics)),
+                             squeeze=False, sharey="row" if sharey else False)
+    for i, metric in enumerate(metrics):
+        for j, split in enumerate(splits):
+            run_curves(frame, metric, split, ax=axes[i, j], title=f"{split} {metric}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(frame: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "loss"),
+                    title: str | None = None, hue: str = "split") -> plt.Figure:
+    """One panel per metric, one line per ``hue`` value (by default train vs validation/test);
+    with several runs, the line is the mean and the band the standard deviation."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        data = frame[frame.metric == metric]
+        if data.empty:
+            raise ValueError(f"no rows with metric={metric!r} in the frame")
+        sns.lineplot(data=data, x="epoch", y="value", hue=hue, marker="o", errorbar="sd", ax=ax)
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sweep(frame: pd.DataFrame, x: str, y: str = "value", hue: str | None = "split",
+          log2: bool = False, xlabel: str | None = None, ylabel: str | None = None,
+          title: str | None = None, ax=None) -> plt.Figure:
+    """A result against a swept setting: mean over runs with a ±1 standard deviation band."""
+    fig, ax = _axes(ax, figsize=(5.5, 3.6))
+    sns.lineplot(data=frame, x=x, y=y, hue=hue, marker="o", errorbar="sd", ax=ax)
+    if log2:
+        ax.set_xscale("log", base=2)
+        ticks = sorted(frame[x].unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
+                     title: str = "Confusion matrix", ax=None) -> plt.Figure:
+    """Counts of (true class, predicted class): rows are the true class, columns the prediction."""
+    from sklearn.metrics import confusion_matrix as counts
+
+    labels = np.arange(len(class_names)) if class_names is not None else None
+    matrix = counts(np.ravel(y_true), np.ravel(y_pred), labels=labels)
+    names = class_names if class_names is not None else [str(i) for i in range(len(matrix))]
+    fig, ax = _axes(ax, figsize=(6.5, 5.5))
+    sns.heatmap(pd.DataFrame(matrix, index=names, columns=names), annot=True, fmt="d", cmap="Blues",
+                cbar=False, ax=ax, annot_kws={"fontsize": 8})
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,157 @@
+"""Fitting helpers: repeated independent runs and Keras histories as tidy pandas DataFrames.
+
+Every learning-curve result in the workbook is a *tidy* DataFrame with the columns
+``run, epoch, split, metric, value`` (one row per number), which the plotting helpers in
+:mod:`cnnlab.plots` draw from and pandas summarises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Callable, Mapping
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .config import seed_everything
+
+COLUMNS = ["run", "epoch", "split", "metric", "value"]
+
+# Batches per call into the compiled training graph when a run is trained with ``fit``. Small
+# models spend most of a step in Python overhead; running 50 steps per call gives the same
+# numbers several times faster.
+STEPS_PER_EXECUTION = 50
+
+
+def run_seed(seed: int, run: int) -> int:
+    """The seed of run ``run`` of an experiment seeded with ``seed`` (independent streams)."""
+    return int(np.random.SeedSequence([seed, run]).generate_state(1)[0])
+
+
+def history_frame(history, run: int = 0, validation_label: str = "validation") -> pd.DataFrame:
+    """A Keras ``History`` (or its ``.history`` dict) as a tidy DataFrame.
+
+    Keys ``loss``/``accuracy`` become split ``"train"``; ``val_loss``/``val_accuracy`` become
+    split ``validation_label`` (pass ``"test"`` when the test set was given as validation data).
+    """
+    logs = getattr(history, "history", history)
+    rows = []
+    for key, values in logs.items():
+        split, metric = (validation_label, key[4:]) if key.startswith("val_") else ("train", key)
+        for epoch, value in enumerate(values, start=1):
+            rows.append((run, epoch, split, metric, float(value)))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+class EvaluateEachEpoch(keras.callbacks.Callback):
+    """Evaluate the model on named data sets after every epoch; results go into the epoch logs
+    as ``<name>_<metric>`` and into :attr:`rows` as tidy tuples."""
+
+    def __init__(self, datasets: Mapping[str, tuple], batch_size: int = 1024):
+        super().__init__()
+        self.datasets = dict(datasets)
+        self.batch_size = batch_size
+        self.rows: list[tuple] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, (x, y) in self.datasets.items():
+            scores = self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0, return_dict=True)
+            for metric, value in scores.items():
+                self.rows.append((epoch + 1, name, metric, float(value)))
+                if logs is not None:
+                    logs[f"{name}_{metric}"] = float(value)
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """Silence TensorFlow's "triggered tf.function retracing" warning: every fresh model traces
+    its own training function, which is expected when many models are built in a loop."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_pair(name: str, data) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (x, y) of arrays") from None
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x has {len(x)} examples but y has {len(y)}")
+    return x, y
+
+
+def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_size, seed,
+                          verbose):
+    """Train ``runs`` fresh models one after another with ``model.fit``; see :func:`repeated_runs`.
+
+    Returns the tidy frame and the list of trained models.
+    """
+    x, y = train
+    frames, trained = [], []
+    for run in range(runs):
+        seed_everything(run_seed(seed, run))
+        model = build_model()
+        if not getattr(model, "compiled", False):
+            raise ValueError("build_model must return a compiled Keras model")
+        if model.steps_per_execution == 1:
+            model.steps_per_execution = STEPS_PER_EXECUTION
+        evaluator = EvaluateEachEpoch(evaluate)
+        start = time.perf_counter()
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+                            callbacks=[evaluator])
+        seconds = time.perf_counter() - start
+        frame = history_frame({k: v for k, v in history.history.items() if k in ("loss", "accuracy")}, run)
+        extra = pd.DataFrame([(run, *r) for r in evaluator.rows], columns=COLUMNS)
+        frames.append(pd.concat([frame, extra], ignore_index=True))
+        trained.append(model)
+        if verbose:
+            print(_run_line(run, runs, frames[-1], seconds))
+    return pd.concat(frames, ignore_index=True), trained
+
+
+def _run_line(run: int, runs: int, frame: pd.DataFrame, seconds: float) -> str:
+    last = frame[(frame.epoch == frame.epoch.max()) & (frame.metric == "accuracy")]
+    scores = ", ".join(f"{row.split} accuracy {row.value:.4f}" for row in last.itertuples())
+    return f"run {run + 1}/{runs}: {scores} ({seconds:.1f} s)"
+
+
+def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, epochs: int,
+                  evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
+                  verbose: bool = True, models: bool = False):
+    """Train ``runs`` independently initialised models and return every learning curve.
+
+    ``build_model()`` must return a freshly built, compiled model; it is called once per run
+    after seeding with :func:`run_seed`, so run ``r`` has its own initial weights and batch order,
+    and calling again with the same ``seed`` reproduces every number. ``train`` is ``(x, y)``;
+    ``evaluate`` maps a split name (e.g. ``"test"``) to ``(x, y)`` evaluated after every epoch.
+
+    Returns a tidy DataFrame with columns ``run, epoch, split, metric, value``; split ``"train"``
+    holds the running averages Keras reports during each epoch. ``frame.attrs["seconds"]`` is the
+    wall time of the whole experiment. With ``models=True`` the result is ``(frame, models)``, the
+    trained Keras models in run order.
+    """
+    if runs < 1 or epochs < 1:
+        raise ValueError(f"runs and epochs must be at least 1, got runs={runs}, epochs={epochs}")
+    train = _check_pair("train", train)
+    evaluate = {name: _check_pair(f"evaluate[{name!r}]", data) for name, data in (evaluate or {}).items()}
+    start = time.perf_counter()
+    with _quiet_retracing():
+        frame, trained = fit_runs_sequentially(build_model, train, runs=runs, epochs=epochs,
+                                               evaluate=evaluate, batch_size=batch_size, seed=seed,
+                                               verbose=verbose)
+    frame.attrs["seconds"] = time.perf_counter() - start
+    return (frame, trained) if models else frame
+
+
+def final(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """The last epoch of every run: one row per run, one column per split."""
+    rows = frame[(frame.metric == metric) & (frame.epoch == frame.epoch.max())]
+    return rows.pivot(index="run", columns="split", values="value")
