@@ -1,0 +1,97 @@
+"""Checks of the notebook sources themselves (the notebooks are executed by nbval, see the README)."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import workbook  # noqa: E402
+
+NOTEBOOKS = workbook.notebooks()
+IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
+
+
+def code_cells(notebook):
+    return [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_pair_is_in_sync_and_has_no_outputs(path):
+    paired = path.with_suffix(".ipynb")
+    assert paired.exists(), f"{paired.name} missing: run jupytext --sync {path.relative_to(ROOT)}"
+    source, ipynb = jupytext.read(path), jupytext.read(paired)
+    assert [(c.cell_type, c.source) for c in source.cells] == [(c.cell_type, c.source) for c in ipynb.cells], (
+        f"{path.name} and {paired.name} differ: run jupytext --sync {path.relative_to(ROOT)}")
+    raw = json.loads(paired.read_text())
+    for cell in raw["cells"]:
+        assert not cell.get("outputs") and cell.get("execution_count") is None, (
+            f"{paired.name} holds outputs: commit notebooks without them")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_cell_is_the_current_colab_set_up(path):
+    cells = code_cells(jupytext.read(path))
+    assert cells[0].source == workbook.colab_source(), (
+        "stale Colab cell: run python tools/workbook.py colab-cell")
+    assert "remove-cell" in cells[0].metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_profile_banner_follows_the_imports(path):
+    second = code_cells(jupytext.read(path))[1].source
+    assert "import cnnlab" in second or "from cnnlab import" in second
+    assert "config.setup(" in second, "the cell after the Colab cell must import and call config.setup"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_quoted_number_is_glued_in_the_notebook(path):
+    notebook = jupytext.read(path)
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in code_cells(notebook))
+    quoted = set(re.findall(r"\{glue:\w+\}`([\w]+)(?::[^`]*)?`", text))
+    glued = set(re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code))
+    patterns = [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
+    missing = sorted(q for q in quoted if not any(p.match(q) for p in patterns))
+    assert not missing, f"quoted but never glued: {missing}"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    files = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.add(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    for path in NOTEBOOKS:
+        assert str(path.relative_to(ROOT / "book").with_suffix("")) in files
+    for entry in files:
+        assert (ROOT / "book" / f"{entry}.md").exists(), f"_toc.yml names a missing file: {entry}"
+
+
+def test_exercises_and_solutions_are_balanced():
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        labels = re.findall(r"```\{exercise-start\}\n:label: ([\w-]+)", text)
+        solved = re.findall(r"```\{solution-start\} ([\w-]+)", text)
+        assert labels and labels == solved, f"{path.name}: every exercise needs one solution, in order"
+        for start, end in [("exercise-start", "exercise-end"), ("solution-start", "solution-end")]:
+            assert text.count("{" + start + "}") == text.count("{" + end + "}"), f"{path.name}: unbalanced {start}"

@@ -1,0 +1,97 @@
+"""Maintenance commands for the book's notebooks.
+
+    python tools/workbook.py colab-cell      rewrite every notebook's Colab set-up cell from
+                                             book/_config.yml (the one place the URL is kept)
+    python tools/workbook.py check           exit 1 if a Colab cell is stale
+
+After editing, pair the notebooks again: jupytext --sync book/*/*.md
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+COLAB_TAG = "remove-cell"
+COLAB_MARK = "# Set-up for Google Colab"
+
+
+def repository() -> tuple[str, str]:
+    """(url, branch) of the repository, from book/_config.yml."""
+    config = yaml.safe_load((BOOK / "_config.yml").read_text())
+    repo = config["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def colab_source() -> str:
+    """The code of the first cell of every notebook: installs cnnlab in Colab only."""
+    url, branch = repository()
+    return (
+        f"{COLAB_MARK} (skipped elsewhere): install the workbook's helper package, cnnlab.\n"
+        "# Colab's own TensorFlow and Keras are used as they are; cnnlab does not replace them.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                    "cnnlab @ git+{url}@{branch}"], check=True)'
+    )
+
+
+def notebooks() -> list[Path]:
+    """Every MyST notebook source of the book (a .md with a Jupytext header)."""
+    return sorted(p for p in BOOK.glob("*/*.md") if "jupytext:" in p.read_text()[:300])
+
+
+CELL = re.compile(r"```\{code-cell\} ipython3\n:tags: \[remove-cell\]\n\n" + re.escape(COLAB_MARK) + r".*?\n```",
+                  re.S)
+
+
+def colab_cell_block() -> str:
+    return "```{code-cell} ipython3\n:tags: [remove-cell]\n\n" + colab_source() + "\n```"
+
+
+def stale_colab_cells() -> list[Path]:
+    """Notebooks whose first code cell is not the current Colab cell."""
+    stale = []
+    for path in notebooks():
+        text = path.read_text()
+        first = text.find("```{code-cell}")
+        if first < 0 or not text[first:].startswith(colab_cell_block()):
+            stale.append(path)
+    return stale
+
+
+def write_colab_cells() -> None:
+    for path in notebooks():
+        text = path.read_text()
+        new, count = CELL.subn(colab_cell_block().replace("\\", "\\\\"), text, count=1)
+        if count == 0:
+            raise SystemExit(f"{path}: no Colab set-up cell found to rewrite")
+        if new != text:
+            path.write_text(new)
+            print(f"updated {path.relative_to(ROOT)}")
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else ""
+    if command == "colab-cell":
+        write_colab_cells()
+        return 0
+    if command == "check":
+        stale = stale_colab_cells()
+        for path in stale:
+            print(f"stale Colab cell: {path.relative_to(ROOT)}")
+        return 1 if stale else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
