@@ -55,3 +55,9 @@ def test_setup_seeds_numpy():
     first = np.random.rand(3)
     config.setup(seed=5, profile="smoke", show=False)
     assert np.array_equal(first, np.random.rand(3))
+
+
+def test_banner_without_sizes_says_nothing_is_scaled():
+    banner = config.setup(profile="cpu", show=False).banner()
+    assert "nothing in this notebook depends on the profile" in banner
+    assert "instead of" not in banner and "CNNLAB_PROFILE=full" not in banner

@@ -106,7 +106,9 @@ class Settings:
         else:
             head = "Profile: smoke - tiny sizes that only check every cell runs"
         lines = [head]
-        if changed:
+        if not self._sizes:
+            lines = [f"Profile: {self.profile} - nothing in this notebook depends on the profile"]
+        elif changed:
             lines.append("Compared with the assignment as written:")
             width = max(len(name) for name, _, _ in changed)
             for name, here, written in changed:
@@ -117,7 +119,7 @@ class Settings:
             )
             if values:
                 lines.append(f"All sizes as written: {values}")
-        if self.profile != "full":
+        if changed:
             lines.append(f"Set {ENV_PROFILE}=full to run the assignment as written.")
         lines.append(device_report())
         return "\n".join(lines)
