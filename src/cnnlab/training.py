@@ -48,21 +48,41 @@ def history_frame(history, run: int = 0, validation_label: str = "validation") -
 
 class EvaluateEachEpoch(keras.callbacks.Callback):
     """Evaluate the model on named data sets after every epoch; results go into the epoch logs
-    as ``<name>_<metric>`` and into :attr:`rows` as tidy tuples."""
+    as ``<name>_<metric>`` and into :attr:`rows` as tidy tuples.
 
-    def __init__(self, datasets: Mapping[str, tuple], batch_size: int = 1024):
+    With ``verbose=True`` it also prints one line per epoch: the training loss and accuracy
+    Keras reports, then loss and accuracy on every named set, and the epoch's wall time.
+    """
+
+    def __init__(self, datasets: Mapping[str, tuple], batch_size: int = 1024, verbose: bool = False):
         super().__init__()
         self.datasets = dict(datasets)
         self.batch_size = batch_size
+        self.verbose = verbose
         self.rows: list[tuple] = []
+        self._epoch_start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        parts = []
+        if self.verbose and logs and "loss" in logs:
+            train = f"train loss {float(logs['loss']):.4f}"
+            if "accuracy" in logs:
+                train += f", accuracy {float(logs['accuracy']):.4f}"
+            parts.append(train)
         for name, (x, y) in self.datasets.items():
             scores = self.model.evaluate(x, y, batch_size=self.batch_size, verbose=0, return_dict=True)
             for metric, value in scores.items():
                 self.rows.append((epoch + 1, name, metric, float(value)))
                 if logs is not None:
                     logs[f"{name}_{metric}"] = float(value)
+            ordered = sorted(scores.items(), key=lambda item: item[0] != "loss")  # loss first
+            parts.append(f"{name} " + ", ".join(f"{metric} {value:.4f}" for metric, value in ordered))
+        if self.verbose:
+            seconds = time.perf_counter() - self._epoch_start if self._epoch_start else 0.0
+            print(f"epoch {epoch + 1}: " + " | ".join(parts) + f" ({seconds:.1f} s)", flush=True)
 
 
 @contextlib.contextmanager
@@ -88,19 +108,26 @@ def _check_pair(name: str, data) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def build_run(build_model, seed: int, run: int) -> keras.Model:
+    """Seed with :func:`run_seed` and build run ``run``'s model; it must come back compiled."""
+    seed_everything(run_seed(seed, run))
+    model = build_model()
+    if not getattr(model, "compiled", False):
+        raise ValueError("build_model must return a compiled Keras model")
+    return model
+
+
 def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_size, seed,
-                          verbose):
+                          verbose, first=None):
     """Train ``runs`` fresh models one after another with ``model.fit``; see :func:`repeated_runs`.
 
+    ``first`` may be run 0's model, already built by :func:`build_run` just before this call.
     Returns the tidy frame and the list of trained models.
     """
     x, y = train
     frames, trained = [], []
     for run in range(runs):
-        seed_everything(run_seed(seed, run))
-        model = build_model()
-        if not getattr(model, "compiled", False):
-            raise ValueError("build_model must return a compiled Keras model")
+        model = first if run == 0 and first is not None else build_run(build_model, seed, run)
         if model.steps_per_execution == 1:
             model.steps_per_execution = STEPS_PER_EXECUTION
         evaluator = EvaluateEachEpoch(evaluate)
@@ -123,31 +150,56 @@ def _run_line(run: int, runs: int, frame: pd.DataFrame, seconds: float) -> str:
     return f"run {run + 1}/{runs}: {scores} ({seconds:.1f} s)"
 
 
+METHODS = ("auto", "stacked", "sequential")
+
+
 def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, epochs: int,
                   evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
-                  verbose: bool = True, models: bool = False):
+                  verbose: bool = True, models: bool = False, method: str = "auto"):
     """Train ``runs`` independently initialised models and return every learning curve.
 
     ``build_model()`` must return a freshly built, compiled model; it is called once per run
-    after seeding with :func:`run_seed`, so run ``r`` has its own initial weights and batch order,
-    and calling again with the same ``seed`` reproduces every number. ``train`` is ``(x, y)``;
-    ``evaluate`` maps a split name (e.g. ``"test"``) to ``(x, y)`` evaluated after every epoch.
+    after seeding with :func:`run_seed`, so run ``r`` has its own initial weights, and calling
+    again with the same ``seed`` reproduces every number. ``train`` is ``(x, y)``; ``evaluate``
+    maps a split name (e.g. ``"test"``) to ``(x, y)`` evaluated after every epoch.
+
+    How the runs are trained is chosen automatically (``method="auto"``): networks that
+    :mod:`cnnlab.stacked` supports (Flatten/Dense stacks) are trained together in one compiled
+    graph, each run with its own initial weights, batch order and optimizer state (see that
+    module for what differs from separate ``fit`` calls); every other model is trained run after
+    run with ``model.fit``. ``method="stacked"`` or ``"sequential"`` forces a path.
 
     Returns a tidy DataFrame with columns ``run, epoch, split, metric, value``; split ``"train"``
-    holds the running averages Keras reports during each epoch. ``frame.attrs["seconds"]`` is the
-    wall time of the whole experiment. With ``models=True`` the result is ``(frame, models)``, the
-    trained Keras models in run order.
+    holds the running averages over each epoch, as ``fit`` reports them. ``frame.attrs`` holds
+    ``"seconds"`` (wall time of the experiment) and ``"method"`` (the path taken). With
+    ``models=True`` the result is ``(frame, models)``, the trained Keras models in run order.
     """
+    from . import stacked
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if runs < 1 or epochs < 1:
         raise ValueError(f"runs and epochs must be at least 1, got runs={runs}, epochs={epochs}")
     train = _check_pair("train", train)
     evaluate = {name: _check_pair(f"evaluate[{name!r}]", data) for name, data in (evaluate or {}).items()}
     start = time.perf_counter()
     with _quiet_retracing():
-        frame, trained = fit_runs_sequentially(build_model, train, runs=runs, epochs=epochs,
-                                               evaluate=evaluate, batch_size=batch_size, seed=seed,
-                                               verbose=verbose)
+        first = build_run(build_model, seed, 0)
+        reason = stacked.unsupported_reason(first) if method != "sequential" else "sequential requested"
+        if method == "stacked" and reason:
+            raise ValueError(f"cannot train these runs stacked: {reason}")
+        if reason is None:
+            trained = [first] + [build_run(build_model, seed, run) for run in range(1, runs)]
+            frame = stacked.train_stacked(trained, train, epochs=epochs, evaluate=evaluate,
+                                          batch_size=batch_size,
+                                          seeds=[run_seed(seed, run) for run in range(runs)],
+                                          verbose=verbose)
+        else:
+            frame, trained = fit_runs_sequentially(build_model, train, runs=runs, epochs=epochs,
+                                                   evaluate=evaluate, batch_size=batch_size, seed=seed,
+                                                   verbose=verbose, first=first)
     frame.attrs["seconds"] = time.perf_counter() - start
+    frame.attrs["method"] = "stacked" if reason is None else "sequential"
     return (frame, trained) if models else frame
 
 
@@ -155,3 +207,5 @@ def final(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """The last epoch of every run: one row per run, one column per split."""
     rows = frame[(frame.metric == metric) & (frame.epoch == frame.epoch.max())]
     return rows.pivot(index="run", columns="split", values="value")
+
+

@@ -1,0 +1,137 @@
+"""The stacked path of training.repeated_runs: R runs trained together must behave like R separate
+runs of the same models."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnlab import models, stacked, training
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A 3,000-image MNIST subset (the real task the stacked path is for)."""
+    from cnnlab import data
+
+    (x, y), (xt, yt) = data.load("mnist")
+    x, y = data.sample(3000, data.scale_pixels(x), y, seed=0)
+    xt, yt = data.sample(1000, data.scale_pixels(xt), yt, seed=0)
+    return (x, y), (xt, yt)
+
+
+def softmax_mlp(optimizer="sgd"):
+    model = models.mlp(hidden=[16])
+    opt = {"sgd": keras.optimizers.SGD(0.1), "adam": keras.optimizers.Adam(),
+           "momentum": keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)}[optimizer]
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def relu_mse_mlp():
+    model = models.mlp(hidden=[16], output_activation="relu")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mean_squared_error", metrics=["accuracy"])
+    return model
+
+
+def small_convnet():
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_dense_stacks_are_supported_and_others_say_why():
+    assert stacked.unsupported_reason(softmax_mlp()) is None
+    assert stacked.unsupported_reason(relu_mse_mlp()) is None
+    assert "Conv2D" in stacked.unsupported_reason(small_convnet())
+    clipped = models.mlp(hidden=[8])
+    clipped.compile(optimizer=keras.optimizers.SGD(0.1, clipnorm=1.0), loss="sparse_categorical_crossentropy")
+    assert "clipnorm" in stacked.unsupported_reason(clipped)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "momentum"])
+def test_stacked_training_equals_train_on_batch_with_the_same_batch_order(digits, optimizer):
+    (x, y), _ = digits
+    x, y = x[:640], y[:640]
+    seeds = [training.run_seed(3, r) for r in range(2)]
+    runs = [training.build_run(lambda: softmax_mlp(optimizer), 3, r) for r in range(2)]
+    # separate copies of the same initial models, trained batch by batch with Keras
+    references = []
+    for model, seed in zip(runs, seeds):
+        twin = softmax_mlp(optimizer)
+        twin.set_weights(model.get_weights())
+        rng = np.random.default_rng(seed)
+        for _ in range(2):  # epochs
+            order = rng.permutation(len(x))
+            for start in range(0, len(x), 64):
+                idx = order[start:start + 64]
+                twin.train_on_batch(x[idx], y[idx])
+        references.append(twin)
+    stacked.train_stacked(runs, (x, y), epochs=2, evaluate={}, batch_size=64, seeds=seeds, verbose=False)
+    for model, twin in zip(runs, references):
+        for ours, theirs in zip(model.get_weights(), twin.get_weights()):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_runs_start_and_end_with_different_weights(digits):
+    (x, y), _ = digits
+    built = [training.build_run(softmax_mlp, 0, r) for r in range(3)]
+    start = [m.layers[1].kernel.numpy().copy() for m in built]
+    assert not np.allclose(start[0], start[1]) and not np.allclose(start[1], start[2])
+    frame, trained = training.repeated_runs(softmax_mlp, (x, y), runs=3, epochs=1, seed=0, verbose=False,
+                                            models=True)
+    assert frame.attrs["method"] == "stacked"
+    end = [m.layers[1].kernel.numpy() for m in trained]
+    assert not np.allclose(end[0], end[1]) and not np.allclose(end[1], end[2])
+    for before, after in zip(start, end):  # each run started from its own seeded weights
+        assert not np.allclose(before, after)
+    # the same per-run initialisation as the sequential path: rebuilding run 1 gives start[1]
+    assert np.array_equal(training.build_run(softmax_mlp, 0, 1).layers[1].kernel.numpy(), start[1])
+
+
+@pytest.mark.parametrize("build, one_hot", [(softmax_mlp, False), (relu_mse_mlp, True)])
+def test_final_accuracy_lies_in_the_range_of_separate_fit_calls(digits, build, one_hot):
+    (x, y), (xt, yt) = digits
+    if one_hot:
+        y, yt = np.eye(10, dtype="float32")[y], np.eye(10, dtype="float32")[yt]
+    kwargs = dict(runs=5, epochs=3, evaluate={"test": (xt, yt)}, seed=1, verbose=False)
+    together = training.final(training.repeated_runs(build, (x, y), method="stacked", **kwargs))["test"]
+    apart = training.final(training.repeated_runs(build, (x, y), method="sequential", **kwargs))["test"]
+    slack = 0.03
+    assert together.min() >= apart.min() - slack and together.max() <= apart.max() + slack, (
+        f"stacked {together.round(3).tolist()} vs separate fits {apart.round(3).tolist()}")
+    assert abs(together.mean() - apart.mean()) < 0.05
+
+
+def test_a_single_run_works_and_is_reproducible(digits):
+    (x, y), (xt, yt) = digits
+    one = training.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
+                                 verbose=False)
+    again = training.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
+                                   verbose=False)
+    assert one.attrs["method"] == "stacked" and one.run.unique().tolist() == [0]
+    pd.testing.assert_frame_equal(one, again)
+
+
+def test_unsupported_model_falls_back_with_the_same_columns(digits):
+    (x, y), (xt, yt) = digits
+    frame = training.repeated_runs(small_convnet, (x[:300, ..., None], y[:300]), runs=2, epochs=1,
+                                   evaluate={"test": (xt[:100, ..., None], yt[:100])}, verbose=False)
+    assert frame.attrs["method"] == "sequential"
+    assert list(frame.columns) == training.COLUMNS
+    assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
+    with pytest.raises(ValueError, match="Conv2D"):
+        training.repeated_runs(small_convnet, (x[:300, ..., None], y[:300]), runs=1, epochs=1,
+                               method="stacked")
+
+
+def test_evaluation_matches_keras_evaluate(digits):
+    (x, y), (xt, yt) = digits
+    frame, trained = training.repeated_runs(softmax_mlp, (x, y), runs=2, epochs=1, evaluate={"test": (xt, yt)},
+                                            verbose=False, models=True)
+    for run, model in enumerate(trained):
+        loss, accuracy = model.evaluate(xt, yt, verbose=0)
+        row = frame.query("run == @run and split == 'test'").set_index("metric").value
+        assert row["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+        assert row["loss"] == pytest.approx(loss, rel=1e-4)
