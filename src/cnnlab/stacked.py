@@ -25,10 +25,19 @@ of TensorFlow's shuffling inside ``fit``, so a run is a different, equally rando
 sequential path would make with the same seed; and floating-point sums are taken in a different
 order, so numbers agree with ``fit`` in distribution, not bit for bit.
 
-Supported models: ``keras.Sequential`` stacks of ``Flatten`` (first only) and ``Dense`` layers
-(any activation, no regularizers or constraints), compiled with mean squared error or (sparse)
-categorical cross-entropy and at most the ``accuracy`` metric. :func:`unsupported_reason` says
-why any other model is left to the sequential path.
+Convolutions are stacked too: the R copies of a ``Conv2D`` become one grouped convolution (one
+group of channels per run), pooling acts on every channel alike, and ``Flatten`` turns the grouped
+channels back into one feature vector per run. Supported models: ``keras.Sequential`` stacks of
+``Conv2D``, ``MaxPooling2D``/``AveragePooling2D``, ``Flatten``, ``Dense`` and ``Activation``/``ReLU``
+layers (no regularizers or constraints), compiled with mean squared error or (sparse) categorical
+cross-entropy and at most the ``accuracy`` metric. :func:`unsupported_reason` says why any other
+model is left to the sequential path.
+
+Which path ``training.repeated_runs`` takes by itself (:func:`preferred`): dense stacks are
+stacked, because their steps are tiny and overhead dominates (ten 784-32-10 perceptrons: several
+times faster, see ``benchmarks/repeated_runs.py``). Convnets are not: on a CPU their steps are
+dominated by the convolution arithmetic, which stacking does not reduce, and the benchmark measured
+no gain, so they train sequentially unless ``method="stacked"`` is asked for.
 """
 
 from __future__ import annotations
@@ -62,25 +71,53 @@ def _loss_name(model) -> str | None:
     return None
 
 
+POOLS = {keras.layers.MaxPooling2D: tf.nn.max_pool2d, keras.layers.AveragePooling2D: tf.nn.avg_pool2d}
+ELEMENTWISE = (keras.layers.Activation, keras.layers.ReLU)
+
+
+def _layer_reason(layer, flat: bool) -> str | None:
+    kind = type(layer).__name__
+    if any(getattr(layer, attr, None) is not None for attr in (
+            "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+            "kernel_constraint", "bias_constraint")):
+        return f"layer {layer.name} has a regularizer or constraint"
+    if isinstance(layer, keras.layers.Dense):
+        if not flat:
+            return f"layer {layer.name} (Dense) needs flat input: add a Flatten before it"
+        if getattr(layer, "lora_rank", None):
+            return f"layer {layer.name} uses LoRA"
+    elif isinstance(layer, keras.layers.Conv2D) and type(layer) is keras.layers.Conv2D:
+        if flat:
+            return f"layer {layer.name} (Conv2D) comes after the features were flattened"
+        if layer.groups != 1 or layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1):
+            return f"layer {layer.name}: only ungrouped, undilated, channels-last Conv2D is stacked"
+    elif type(layer) in POOLS:
+        if flat or layer.data_format != "channels_last":
+            return f"layer {layer.name} ({kind}) needs channels-last image input"
+    elif isinstance(layer, ELEMENTWISE):
+        if isinstance(layer, keras.layers.ReLU) and (layer.negative_slope or layer.max_value is not None
+                                                     or layer.threshold):
+            return f"layer {layer.name}: only a plain ReLU is stacked"
+    elif not isinstance(layer, keras.layers.Flatten):
+        return f"layer {layer.name} ({kind}) is not stacked"
+    return None
+
+
 def unsupported_reason(model) -> str | None:
     """``None`` when ``model`` can be trained stacked, else a sentence saying why not."""
     if not isinstance(model, keras.Sequential):
         return "only keras.Sequential models are stacked"
     if not getattr(model, "compiled", False):
         return "the model is not compiled"
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, keras.layers.Flatten) and i == 0:
-            continue
-        if not isinstance(layer, keras.layers.Dense):
-            return f"layer {layer.name} ({type(layer).__name__}) is not Dense"
-        if any(getattr(layer, attr, None) is not None for attr in (
-                "kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                "kernel_constraint", "bias_constraint")):
-            return f"layer {layer.name} has a regularizer or constraint"
-        if getattr(layer, "lora_rank", None):
-            return f"layer {layer.name} uses LoRA"
-    if len(model.inputs[0].shape) > 2 and not isinstance(model.layers[0], keras.layers.Flatten):
-        return "a Dense layer on non-flat input needs a Flatten first"
+    flat = len(model.inputs[0].shape) == 2
+    if not flat and len(model.inputs[0].shape) not in (3, 4):
+        return f"input shape {model.inputs[0].shape} is neither flat nor an image"
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Flatten):
+            flat = True
+        reason = _layer_reason(layer, flat)
+        if reason:
+            return reason
     name = _loss_name(model)
     if name not in LOSSES:
         return f"loss {model.loss!r} is not one of {sorted(LOSSES)}"
@@ -97,44 +134,109 @@ def unsupported_reason(model) -> str | None:
     return None
 
 
-class StackedDense:
-    """R copies of a Flatten/Dense network with weights stacked on a leading run axis."""
+def preferred(model) -> bool:
+    """Whether ``repeated_runs`` should stack this model by itself: supported and convolution-free."""
+    return unsupported_reason(model) is None and not any(
+        isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
+
+
+class StackedNetwork:
+    """R copies of a supported network, each layer's weights stacked across runs.
+
+    Dense kernels are stacked on a leading run axis, ``(R, inputs, units)``; convolution kernels
+    are concatenated on the output-channel axis, ``(kh, kw, channels, R * filters)``, which makes
+    one grouped convolution compute every run's layer. Image activations are kept as
+    ``(batch, H, W, R * channels)`` (run r's channels in block r) until ``Flatten`` turns them into
+    ``(R, batch, features)`` in Keras's (H, W, C) order.
+    """
 
     def __init__(self, models: list[keras.Model]):
-        dense = [layer for layer in models[0].layers if isinstance(layer, keras.layers.Dense)]
-        self.activations = [layer.activation for layer in dense]
-        self.use_bias = [layer.use_bias for layer in dense]
+        self.runs = len(models)
+        self.steps = []  # (kind, layer of run 0, stacked variables)
         self.variables = []
-        self.layers = []
-        for i, layer in enumerate(dense):
-            per_run = [[l for l in m.layers if isinstance(l, keras.layers.Dense)][i] for m in models]
-            kernel = keras.Variable(np.stack([np.asarray(l.kernel) for l in per_run]), name=f"kernel_{i}")
-            bias = (keras.Variable(np.stack([np.asarray(l.bias) for l in per_run]), name=f"bias_{i}")
-                    if layer.use_bias else None)
-            self.layers.append((kernel, bias))
-            self.variables += [kernel] + ([bias] if bias is not None else [])
+        for i, layer in enumerate(models[0].layers):
+            per_run = [m.layers[i] for m in models]
+            if isinstance(layer, keras.layers.Dense):
+                weights = [keras.Variable(np.stack([np.asarray(l.kernel) for l in per_run]), name=f"kernel_{i}")]
+                if layer.use_bias:
+                    weights.append(keras.Variable(np.stack([np.asarray(l.bias) for l in per_run]), name=f"bias_{i}"))
+                kind = "dense"
+            elif isinstance(layer, keras.layers.Conv2D):
+                weights = [keras.Variable(np.concatenate([np.asarray(l.kernel) for l in per_run], axis=-1),
+                                          name=f"kernel_{i}")]
+                if layer.use_bias:
+                    weights.append(keras.Variable(np.concatenate([np.asarray(l.bias) for l in per_run]),
+                                                  name=f"bias_{i}"))
+                kind = "conv"
+            elif isinstance(layer, keras.layers.Flatten):
+                weights, kind = [], "flatten"
+            elif type(layer) in POOLS:
+                weights, kind = [], "pool"
+            else:
+                weights, kind = [], "elementwise"
+            self.steps.append((kind, layer, weights))
+            self.variables += weights
+        # Networks that start with a convolution or pooling take images; all others take the
+        # inputs flattened to one vector per example (their Flatten is then a no-op).
+        self.is_image = bool(self.steps) and self.steps[0][0] in ("conv", "pool")
+
+    def images(self, x):
+        """Per-run image batches (R, b, H, W, C), or one batch shared by all runs (b, H, W, C), as
+        grouped channels (b, H, W, R * C)."""
+        if len(x.shape) == 4:
+            return tf.tile(x, [1, 1, 1, self.runs])
+        x = tf.transpose(x, [1, 2, 3, 0, 4])
+        shape = tf.shape(x)
+        return tf.reshape(x, tf.concat([shape[:3], [self.runs * shape[4]]], axis=0))
 
     def __call__(self, x):
-        """``x``: (R, batch, features) for per-run batches, or (batch, features) shared by all runs."""
+        """``x``: per-run batches (R, b, ...) or a batch shared by every run (b, ...)."""
         h = x
-        for (kernel, bias), activation in zip(self.layers, self.activations):
-            if len(h.shape) == 2:
-                h = tf.einsum("bi,rio->rbo", h, kernel)
+        image = self.is_image
+        if image:
+            h = self.images(h)
+        for kind, layer, weights in self.steps:
+            if kind == "dense":
+                kernel = weights[0]
+                h = tf.einsum("bi,rio->rbo", h, kernel) if len(h.shape) == 2 else tf.matmul(h, kernel)
+                if layer.use_bias:
+                    h = h + weights[1][:, None, :]
+                h = layer.activation(h)
+            elif kind == "conv":
+                h = tf.nn.conv2d(h, weights[0], strides=layer.strides, padding=layer.padding.upper())
+                if layer.use_bias:
+                    h = h + weights[1]
+                h = layer.activation(h)
+            elif kind == "pool":
+                h = POOLS[type(layer)](h, ksize=layer.pool_size, strides=layer.strides,
+                                       padding=layer.padding.upper())
+            elif kind == "flatten":
+                if image:
+                    shape = tf.shape(h)
+                    channels = h.shape[-1] // self.runs
+                    h = tf.reshape(h, tf.concat([shape[:3], [self.runs, channels]], axis=0))
+                    h = tf.transpose(h, [3, 0, 1, 2, 4])
+                    h = tf.reshape(h, [self.runs, shape[0], -1])
+                    image = False
+                # without convolutions the inputs arrive flattened already (see ``is_image``)
             else:
-                h = tf.matmul(h, kernel)
-            if bias is not None:
-                h = h + bias[:, None, :]
-            h = activation(h)
+                h = layer(h)
         return h
 
     def copy_to(self, models: list[keras.Model]) -> None:
         """Write run r's weights into ``models[r]``."""
-        for r, model in enumerate(models):
-            dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-            for layer, (kernel, bias) in zip(dense, self.layers):
-                layer.kernel.assign(kernel[r])
-                if bias is not None:
-                    layer.bias.assign(bias[r])
+        for i, (kind, _, weights) in enumerate(self.steps):
+            for r, model in enumerate(models):
+                layer = model.layers[i]
+                if kind == "dense":
+                    layer.kernel.assign(weights[0][r])
+                    if layer.use_bias:
+                        layer.bias.assign(weights[1][r])
+                elif kind == "conv":
+                    width = weights[0].shape[-1] // self.runs
+                    layer.kernel.assign(weights[0][..., r * width:(r + 1) * width])
+                    if layer.use_bias:
+                        layer.bias.assign(weights[1][r * width:(r + 1) * width])
 
 
 def _accuracy_counts(y, outputs, one_hot: bool):
@@ -156,12 +258,12 @@ def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: di
     loss_fn = LOSSES[_loss_name(first)]
     x, y = train
     n = len(x)
-    features = int(np.prod(x.shape[1:]))
-    x_all = tf.constant(np.asarray(x, dtype="float32").reshape(n, features))
+    runs = len(models)
+    stacked = StackedNetwork(models)
+    shape = tuple(x.shape[1:]) if stacked.is_image else (int(np.prod(x.shape[1:])),)
+    x_all = tf.constant(np.asarray(x, dtype="float32").reshape(n, *shape))
     one_hot = np.ndim(y) == 2 and np.shape(y)[1] > 1
     y_all = tf.constant(np.asarray(y, dtype="float32" if one_hot else "int32").reshape((n, -1) if one_hot else (n,)))
-    runs = len(models)
-    stacked = StackedDense(models)
     optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(first.optimizer))
     optimizer.build(stacked.variables)
     steps = math.ceil(n / batch_size)
@@ -193,17 +295,19 @@ def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: di
 
     eval_sets = {}
     for name, (xe, ye) in evaluate.items():
-        xe = np.asarray(xe, dtype="float32").reshape(len(xe), features)
+        xe = np.asarray(xe, dtype="float32").reshape(len(xe), *shape)
         ye = np.asarray(ye, dtype="float32" if one_hot else "int32").reshape((len(ye), -1) if one_hot else (len(ye),))
         eval_sets[name] = (xe, ye)
+
+    chunk = 512 if stacked.is_image else 4096
 
     def evaluate_all():
         results = {}
         for name, (xe, ye) in eval_sets.items():
             loss_total, correct_total = np.zeros(runs), np.zeros(runs)
-            for start in range(0, len(xe), 4096):
-                loss, correct = evaluate_chunk(tf.constant(xe[start:start + 4096]),
-                                               tf.constant(ye[start:start + 4096]))
+            for start in range(0, len(xe), chunk):
+                loss, correct = evaluate_chunk(tf.constant(xe[start:start + chunk]),
+                                               tf.constant(ye[start:start + chunk]))
                 loss_total += loss.numpy()
                 correct_total += correct.numpy()
             results[name] = (loss_total / len(xe), correct_total / len(xe))
