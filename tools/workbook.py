@@ -3,6 +3,8 @@
     python tools/workbook.py colab-cell      rewrite every notebook's Colab set-up cell from
                                              book/_config.yml (the one place the URL is kept)
     python tools/workbook.py check           exit 1 if a Colab cell is stale
+    python tools/workbook.py student [DIR]   write the student edition (default: student/):
+                                             every notebook without its solutions
 
 After editing, pair the notebooks again: jupytext --sync book/*/*.md
 """
@@ -79,10 +81,54 @@ def write_colab_cells() -> None:
             print(f"updated {path.relative_to(ROOT)}")
 
 
+# --- student edition ---------------------------------------------------------------------------
+
+SOLUTION = re.compile(r"```\{solution-start\}[^\n]*\n.*?```\{solution-end\}\n```\n?", re.S)
+EXERCISE = re.compile(r"```\{exercise-start\}[^\n]*\n:label: ([\w-]+)\n(?::[^\n]*\n)*```\n(.*?)```\{exercise-end\}\n```",
+                      re.S)
+STUB = "# your code here"
+
+
+def _stub(match: re.Match) -> str:
+    """A removed solution leaves a code cell to write the answer in, if it held code."""
+    if "```{code-cell}" in match.group(0):
+        return "```{code-cell} ipython3\n" + STUB + "\n```\n"
+    return ""
+
+
+def student_source(text: str) -> str:
+    """The MyST source of a notebook with every solution removed and every exercise turned into
+    plain Markdown (readable in Jupyter and Colab, which do not know the exercise directive)."""
+    counter = iter(range(1, 1000))
+    text = SOLUTION.sub(_stub, text)
+    text = EXERCISE.sub(lambda m: f"**Exercise {next(counter)}** ({m.group(1)})\n\n{m.group(2).strip()}\n", text)
+    return text
+
+
+def write_student_edition(out: Path) -> list[Path]:
+    """Write ``out/<assignment>/<notebook>.ipynb`` for every notebook; return the paths."""
+    import jupytext
+
+    written = []
+    for path in notebooks():
+        notebook = jupytext.reads(student_source(path.read_text()), fmt="md:myst")
+        notebook.metadata.pop("jupytext", None)
+        target = out / path.parent.name / f"{path.stem}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        jupytext.write(notebook, target, fmt="ipynb")
+        written.append(target)
+    return written
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else ""
     if command == "colab-cell":
         write_colab_cells()
+        return 0
+    if command == "student":
+        out = Path(argv[2]) if len(argv) > 2 else ROOT / "student"
+        for path in write_student_edition(out):
+            print(f"wrote {path}")
         return 0
     if command == "check":
         stale = stale_colab_cells()
