@@ -147,7 +147,8 @@ def device_report() -> str:
 
 
 def setup(*, seed: int = 0, profile: str | None = None, show: bool = True, **sizes: Size) -> Settings:
-    """Pick the profile, seed everything and print what the profile scales.
+    """Pick the profile, seed everything, print what the profile scales and glue the profile's
+    name as ``profile`` (for the book's results page).
 
     Every keyword besides ``seed``/``profile``/``show`` is a :class:`Size` made with
     :func:`by_profile`; the returned :class:`Settings` has one attribute per keyword holding the
@@ -160,4 +161,7 @@ def setup(*, seed: int = 0, profile: str | None = None, show: bool = True, **siz
     seed_everything(seed)
     if show:
         print(settings.banner())
+        from .report import glue
+
+        glue("profile", settings.profile)  # the book's results page says what each number ran under
     return settings
