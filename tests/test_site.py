@@ -46,8 +46,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site():
     """Build the book strictly, then serve book/_build/html on a local port."""
-    build = subprocess.run([sys.executable, "-m", "jupyter_book", "build", "book", "-W", "-n", "--keep-going"],
-                           cwd=ROOT, capture_output=True, text=True)
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", "book", "-W", "-n", "--keep-going"]
+    build = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert build.returncode == 0, "strict build failed:\n" + build.stdout[-4000:] + build.stderr[-4000:]
     handler = functools.partial(QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
