@@ -101,3 +101,57 @@ def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
         stack += _conv_bn(filters) + _conv_bn(filters) + [layers.MaxPooling2D(2), layers.Dropout(rate)]
     stack += [layers.GlobalAveragePooling2D(), layers.Dense(classes, activation="softmax")]
     return keras.Sequential(stack, name="vgg_cnn" + ("_augmented" if augment else ""))
+
+
+# --- assignment 2: the reference MNIST convnet -------------------------------------------------
+
+#: Assignment 2's three dropout variants of :func:`mnist_convnet`: (after pooling, after Dense(128)).
+MNIST_CONVNET_DROPOUT = {"none": (0.0, 0.0), "reference": (0.25, 0.5), "high": (0.6, 0.8)}
+
+
+def mnist_convnet(dropout=(0.25, 0.5), input_shape=(28, 28, 1), classes: int = 10,
+                  name: str | None = None) -> keras.Sequential:
+    """Assignment 2: the reference Keras MNIST convnet, with its two dropout rates as parameters.
+
+    Conv2D(32, 3x3, ReLU, same) -> Conv2D(64, 3x3, ReLU, same) -> MaxPool(2x2) ->
+    Dropout(``dropout[0]``) -> Flatten (14*14*64 = 12,544 features) -> Dense(128, ReLU) ->
+    Dropout(``dropout[1]``) -> Dense(``classes``, softmax).
+
+    1,625,866 parameters for 28x28x1 input, whatever the rates (dropout has no weights). A rate of 0
+    keeps its ``Dropout`` layer as an identity, so the variants of :data:`MNIST_CONVNET_DROPOUT`
+    have the same layers and differ only in their rates. The two ``Dropout`` layers draw their
+    seeds from Python's ``random`` whatever their rates, so after the same
+    ``keras.utils.set_random_seed`` every variant starts from the same initial weights.
+    """
+    import random
+
+    try:
+        after_pool, after_dense = (float(rate) for rate in dropout)
+    except (TypeError, ValueError):
+        raise ValueError(f"dropout must be a pair of rates (after pooling, after the dense layer), "
+                         f"got {dropout!r}") from None
+    for rate in (after_pool, after_dense):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}")
+    if name is None:
+        name = f"mnist_convnet_dropout_{after_pool:g}_{after_dense:g}"
+    seeds = [random.randint(1, 10**9) for _ in range(2)]  # drawn for every rate, even 0
+    return keras.Sequential(
+        [
+            keras.Input(shape=tuple(input_shape)),
+            layers.Conv2D(32, 3, padding="same", activation="relu"),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(after_pool, seed=seeds[0]),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(after_dense, seed=seeds[1]),
+            layers.Dense(classes, activation="softmax"),
+        ],
+        name=name,
+    )
+
+
+def dropout_rates(model: keras.Model) -> list[float]:
+    """The rates of a model's ``Dropout`` layers, in order."""
+    return [float(layer.rate) for layer in model.layers if isinstance(layer, layers.Dropout)]

@@ -212,3 +212,81 @@ def final(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     return rows.pivot(index="run", columns="split", values="value")
 
 
+# --- assignment 2: evaluation every few training batches ---------------------------------------
+
+
+class EvaluateEveryNBatches(keras.callbacks.Callback):
+    """Evaluate a classifier on ``(x, y)`` after every ``every`` training batches (and once before
+    the first), record loss and accuracy, and optionally stop training once the accuracy reaches
+    ``stop_at_accuracy``.
+
+    Made for softmax classifiers trained on integer labels: the loss is the sparse categorical
+    cross-entropy and the accuracy the share of arg-max predictions equal to the label. The model
+    is run in inference mode (no dropout) through ``predict_on_batch`` in chunks of
+    ``batch_size``; unlike ``model.evaluate`` this leaves the running training metrics that
+    ``fit`` reports untouched. Batches are counted across epochs.
+
+    After training, :meth:`frame` returns the points as a tidy DataFrame
+    (``batch, split, metric, value``) and :attr:`stopped_at` is the batch at which the threshold
+    was reached (``None`` if it never was).
+    """
+
+    def __init__(self, x, y, every: int = 1, stop_at_accuracy: float | None = None,
+                 batch_size: int = 1000, split: str = "test", at_start: bool = True):
+        super().__init__()
+        x, y = np.asarray(x), np.asarray(y)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"expected integer class labels of shape (N,), got {y.dtype} labels of shape {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        if stop_at_accuracy is not None and not 0 < stop_at_accuracy <= 1:
+            raise ValueError(f"stop_at_accuracy must be in (0, 1], got {stop_at_accuracy}")
+        self.x, self.y = x, y
+        self.every = every
+        self.stop_at_accuracy = stop_at_accuracy
+        self.batch_size = batch_size
+        self.split = split
+        self.at_start = at_start
+        self.batches = 0
+        self.stopped_at: int | None = None
+        self.rows: list[tuple] = []
+
+    def evaluate(self) -> tuple[float, float]:
+        """(loss, accuracy) of the model on the callback's data, in inference mode."""
+        probabilities = np.concatenate([
+            np.asarray(self.model.predict_on_batch(self.x[i:i + self.batch_size]))
+            for i in range(0, len(self.x), self.batch_size)])
+        if probabilities.ndim != 2 or len(probabilities) != len(self.y):
+            raise ValueError(f"expected class probabilities of shape ({len(self.y)}, classes), "
+                             f"got {probabilities.shape}")
+        loss = np.asarray(keras.losses.sparse_categorical_crossentropy(self.y, probabilities)).mean()
+        accuracy = (probabilities.argmax(axis=1) == self.y).mean()
+        return float(loss), float(accuracy)
+
+    def _record(self) -> None:
+        loss, accuracy = self.evaluate()
+        self.rows += [(self.batches, self.split, "loss", loss), (self.batches, self.split, "accuracy", accuracy)]
+        if self.stop_at_accuracy is not None and accuracy >= self.stop_at_accuracy and self.stopped_at is None:
+            self.stopped_at = self.batches
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        if getattr(self.model, "steps_per_execution", 1) != 1:
+            raise ValueError("EvaluateEveryNBatches needs a model compiled with steps_per_execution=1 "
+                             f"(got {self.model.steps_per_execution}): Keras calls batch callbacks only "
+                             "once per execution")
+        if self.at_start and self.batches == 0:
+            self._record()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches % self.every == 0 and not self.model.stop_training:
+            self._record()
+
+    def frame(self, **columns) -> pd.DataFrame:
+        """The recorded points as a tidy DataFrame; keyword arguments add constant columns
+        (e.g. ``model="reference"``)."""
+        frame = pd.DataFrame(self.rows, columns=["batch", "split", "metric", "value"])
+        return frame.assign(**columns)
