@@ -103,6 +103,45 @@ def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
     return keras.Sequential(stack, name="vgg_cnn" + ("_augmented" if augment else ""))
 
 
+# --- assignment 3: one configurable convnet with a global-average-pooling head -------------------
+
+
+def gap_cnn(input_shape=(32, 32, 3), conv_layers: int = 2, dense_layers: int = 1, width: int = 16,
+            kernel_size: int = 2, dense_units: int | None = None, classes: int = 10,
+            name: str | None = None) -> keras.Sequential:
+    """Assignment 3's configurable convnet; it outputs logits (no softmax).
+
+    ``conv_layers`` ReLU convolutions of ``kernel_size``×``kernel_size`` with SAME padding, the first
+    with ``width`` filters and each next one with twice as many (16, 32, 64, ... for ``width=16``),
+    a 2×2 max-pool with stride 2 and VALID padding between consecutive convolutions, then the mean
+    of every channel over the spatial axes (global average pooling), ``dense_layers - 1`` hidden
+    ReLU ``Dense`` layers of ``dense_units`` units (default: as many as the last convolution has
+    filters) and a final ``Dense(classes)`` producing logits. These are the original Objax
+    defaults (SAME convolutions, VALID pooling), channels-last.
+
+    The defaults are the assignment's base model, Conv2D(16, 2) → MaxPool → Conv2D(32, 2) → GAP →
+    Dense(10): 2,618 parameters for 32×32×3 images (208 + 2,080 + 330), 2,490 for 28×28×1.
+    """
+    if conv_layers < 1 or dense_layers < 1:
+        raise ValueError(f"need at least one convolution and one dense layer, got conv_layers={conv_layers}, "
+                         f"dense_layers={dense_layers}")
+    if len(input_shape) != 3:
+        raise ValueError(f"expected a channels-last image shape (H, W, C), got {tuple(input_shape)}")
+    filters = [width * 2 ** i for i in range(conv_layers)]
+    stack = [keras.Input(shape=tuple(input_shape))]
+    for i, f in enumerate(filters):
+        if i > 0:
+            stack.append(layers.MaxPooling2D(pool_size=2, strides=2, padding="valid"))
+        stack.append(layers.Conv2D(f, kernel_size, padding="same", activation="relu"))
+    stack.append(layers.GlobalAveragePooling2D())
+    units = dense_units or filters[-1]
+    stack += [layers.Dense(units, activation="relu") for _ in range(dense_layers - 1)]
+    stack.append(layers.Dense(classes))
+    if name is None:
+        name = f"gap_cnn_c{conv_layers}_d{dense_layers}_n{width}_k{kernel_size}"
+    return keras.Sequential(stack, name=name)
+
+
 # --- assignment 2: the reference MNIST convnet -------------------------------------------------
 
 #: Assignment 2's three dropout variants of :func:`mnist_convnet`: (after pooling, after Dense(128)).

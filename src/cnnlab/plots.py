@@ -128,3 +128,26 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
     ax.set_ylabel("true class")
     ax.set_title(title)
     return fig
+
+
+def named_curves(frame: pd.DataFrame, metric: str = "accuracy", split: str = "validation",
+                 title: str | None = None, legend_title: str = "setting", ax=None) -> plt.Figure:
+    """One line per named run (e.g. one per setting or optimizer): ``metric`` on ``split`` against
+    the epoch, in the order the runs first appear, with the legend beside the axes."""
+    data = frame[(frame.metric == metric) & (frame.split == split)]
+    if data.empty:
+        raise ValueError(f"no rows with metric={metric!r} and split={split!r} in the frame "
+                         f"(splits: {sorted(frame.split.unique())}, metrics: {sorted(frame.metric.unique())})")
+    fig, ax = _axes(ax, figsize=(9, 4.2))
+    markers = "osD^vP*Xhp"
+    for i, (run, rows) in enumerate(data.groupby("run", sort=False)):
+        ax.plot(rows.epoch, rows.value, marker=markers[i % len(markers)], ms=4, lw=1.4, alpha=0.85,
+                ls="-" if i < 10 else "--", label=str(run))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{split} {METRIC_LABELS.get(metric, metric)}")
+    ax.set_title(title or f"{split} {metric} per epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(title=legend_title, fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
