@@ -195,3 +195,47 @@ def permute_each_image(x: np.ndarray, seed: int = 0) -> np.ndarray:
     order = np.random.default_rng(seed).random((len(x), n_pos)).argsort(axis=1)
     flat = x.reshape(len(x), n_pos, -1)
     return np.take_along_axis(flat, order[:, :, None], axis=1).reshape(x.shape)
+
+
+# --- assignment 4: CIFAR-10 statistics, normalisation layer and the lab's split ------------------
+
+#: Per-channel mean and standard deviation of CIFAR-10's training pixels in [0, 1], as commonly
+#: published (computed on the original, uncompressed images). Assignment 4 normalises with them.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def cifar10_normalization(name: str = "normalization"):
+    """A ``keras.layers.Normalization`` layer with :data:`CIFAR10_MEAN` and :data:`CIFAR10_STD`.
+
+    Placed first in a model, it turns raw [0, 1] pixels into ``(x - mean) / std`` per channel, so
+    the model (and a saved copy of it) takes the same raw pixels as every other model of the
+    workbook. It has no trainable weights and needs no ``adapt``.
+    """
+    import keras
+
+    return keras.layers.Normalization(mean=list(CIFAR10_MEAN), variance=list(np.square(CIFAR10_STD)),
+                                      name=name)
+
+
+def cifar10_lab_split(train_images: int | None = None, validation_images: int | None = None,
+                      test_images: int | None = None, n_validation: int = 1_000, seed: int = 0):
+    """Assignment 4's data: CIFAR-10's 50,000 training images split at random (seeded) into
+    49,000 for training and 1,000 for validation, plus the 10,000 test images.
+
+    Returns ``{"train": (x, y), "validation": (x, y), "test": (x, y)}`` with ``float32`` pixels in
+    [0, 1] and flat integer labels of shape ``(N,)``. ``train_images``, ``validation_images`` and
+    ``test_images`` take a seeded random subset of each part (the reduced profiles); ``None`` keeps
+    it whole. The same arguments always give the same arrays, so every notebook of the assignment
+    sees identical data.
+    """
+    (x_train, y_train), (x_test, y_test) = load("cifar10")
+    (x_fit, y_fit), (x_val, y_val) = holdout(x_train, y_train.reshape(-1), n_validation=n_validation,
+                                             seed=seed)
+    parts = {"train": (x_fit, y_fit, train_images), "validation": (x_val, y_val, validation_images),
+             "test": (x_test, y_test.reshape(-1), test_images)}
+    split = {}
+    for part, (x, y, n) in parts.items():
+        x, y = sample(n, x, y, seed=seed)
+        split[part] = (scale_pixels(x), y)
+    return split

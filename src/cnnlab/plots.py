@@ -130,6 +130,53 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
     return fig
 
 
+def probability_panels(images: np.ndarray, probabilities, class_names: Sequence[str],
+                       labels=None, title: str | None = None, size: float = 2.4) -> plt.Figure:
+    """One row per image: the image, and beside it a bar chart of its predicted class probabilities.
+
+    ``probabilities`` is ``(N, classes)`` (a DataFrame with class-name columns works too), with
+    one name per class in ``class_names`` on the bar axis; the predicted class's bar is
+    highlighted and, when the true ``labels`` are given, the true class is named above the image
+    and set in bold on the bar axis.
+    """
+    images = np.asarray(images)
+    probabilities = np.asarray(probabilities, dtype=float)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, C), got {images.shape}")
+    if probabilities.shape != (len(images), len(class_names)):
+        raise ValueError(f"expected probabilities of shape (N, classes) = ({len(images)}, {len(class_names)}) "
+                         f"for {len(images)} images and {len(class_names)} class names, got {probabilities.shape}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(labels)} labels")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    fig, axes = plt.subplots(len(images), 2, figsize=(2.6 * size, size * len(images)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.6]})
+    positions = np.arange(len(class_names))
+    for i, (image_ax, bar_ax) in enumerate(axes):
+        image_ax.imshow(images[i], cmap="gray" if images.ndim == 3 else None)
+        image_ax.set_xticks([])
+        image_ax.set_yticks([])
+        image_ax.set_title(f"true: {class_names[int(labels[i])]}" if labels is not None else f"image {i + 1}",
+                           fontsize=9)
+        predicted = int(probabilities[i].argmax())
+        colours = ["tab:blue" if c == predicted else "lightgray" for c in positions]
+        bar_ax.barh(positions, probabilities[i], color=colours)
+        bar_ax.set_yticks(positions, list(class_names), fontsize=8)
+        if labels is not None:  # the true class's name in bold
+            bar_ax.get_yticklabels()[int(labels[i])].set_fontweight("bold")
+        bar_ax.invert_yaxis()
+        bar_ax.set_xlim(0, 1)
+        bar_ax.set_xlabel("probability")
+        bar_ax.set_ylabel("class")
+        bar_ax.set_title(f"predicted: {class_names[predicted]} ({probabilities[i, predicted]:.2f})", fontsize=9)
+        bar_ax.grid(axis="x", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def named_curves(frame: pd.DataFrame, metric: str = "accuracy", split: str = "validation",
                  title: str | None = None, legend_title: str = "setting", ax=None) -> plt.Figure:
     """One line per named run (e.g. one per setting or optimizer): ``metric`` on ``split`` against

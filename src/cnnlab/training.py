@@ -503,3 +503,97 @@ def best_epochs(frame: pd.DataFrame) -> pd.DataFrame:
         rows[run] = {"best validation accuracy": val.max(), "best epoch": int(val.idxmax()),
                      "last validation accuracy": val.iloc[-1], "seconds per epoch": seconds.median()}
     return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
+
+
+# --- assignment 4: a training log every N steps and after every epoch -----------------------------
+
+
+class TrainingLog(keras.callbacks.Callback):
+    """Log a ``fit`` the way a hand-written training loop would, and keep the numbers for plots.
+
+    Every ``every`` training steps it records the running training loss and accuracy: their mean
+    over the steps since the previous record (PyTorch's ``running_loss / 200``). After every epoch
+    it records the epoch's metrics, including ``val_loss``/``val_accuracy`` when ``fit`` was given
+    ``validation_data``, and the epoch's wall time.
+
+    * :attr:`steps`: DataFrame with ``step`` (counted over all epochs), ``epoch`` (fractional:
+      epochs completed so far), ``loss``, ``accuracy``;
+    * :attr:`epochs`: DataFrame with ``epoch``, the epoch's logs (``loss``, ``accuracy``,
+      ``val_loss``, ``val_accuracy``, ...) and ``seconds``;
+    * :meth:`frame`: the epoch metrics as a tidy frame (run, epoch, split, metric, value).
+
+    Keras reports training metrics as means since the start of the epoch; the window means are
+    recovered from them by weighting every step equally, which is exact except for the last,
+    smaller batch of an epoch. ``verbose=1`` prints one line per epoch, ``verbose=2`` also a line
+    per record, ``verbose=0`` nothing.
+    """
+
+    def __init__(self, every: int = 200, metrics=("loss", "accuracy"), verbose: int = 1):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        self.every = int(every)
+        self.metrics = tuple(metrics)
+        self.verbose = verbose
+        self.step = 0
+        self._step_rows: list[dict] = []
+        self._epoch_rows: list[dict] = []
+        self._reset_window()
+
+    def _reset_window(self):
+        self._window_sum = dict.fromkeys(self.metrics, 0.0)
+        self._window_steps = 0
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        return pd.DataFrame(self._step_rows, columns=["step", "epoch", *self.metrics])
+
+    @property
+    def epochs(self) -> pd.DataFrame:
+        return pd.DataFrame(self._epoch_rows)
+
+    def frame(self, run: int = 0, validation_label: str = "validation") -> pd.DataFrame:
+        """The per-epoch metrics as a tidy frame for :mod:`cnnlab.plots` (``val_*`` -> ``validation_label``)."""
+        logs = {key: self.epochs[key].tolist() for key in self.epochs.columns if key not in ("epoch", "seconds")}
+        return history_frame(logs, run=run, validation_label=validation_label)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._done = 0
+        self._means = dict.fromkeys(self.metrics, 0.0)
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        missing = [m for m in self.metrics if m not in logs]
+        if missing:
+            raise ValueError(f"TrainingLog needs {missing} in the training logs (it has {sorted(logs)}): "
+                             f"compile the model with metrics=['accuracy']")
+        done = batch + 1  # steps finished in this epoch (several at once with steps_per_execution)
+        for metric in self.metrics:
+            mean = float(logs[metric])
+            self._window_sum[metric] += done * mean - self._done * self._means[metric]
+            self._means[metric] = mean
+        self._window_steps += done - self._done
+        self.step += done - self._done
+        self._done = done
+        if self.step // self.every > (self.step - self._window_steps) // self.every:
+            steps_per_epoch = self.params.get("steps") or done
+            row = {"step": self.step, "epoch": self._epoch + done / steps_per_epoch}
+            row.update({m: self._window_sum[m] / self._window_steps for m in self.metrics})
+            self._step_rows.append(row)
+            self._reset_window()
+            if self.verbose >= 2:
+                values = ", ".join(f"{m} {row[m]:.4f}" for m in self.metrics)
+                print(f"  step {self.step:>6}: running {values}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()},
+               "seconds": time.perf_counter() - self._epoch_start}
+        self._epoch_rows.append(row)
+        if self.verbose >= 1:
+            total = self.params.get("epochs", "?")
+            train = ", ".join(f"{m} {row[m]:.4f}" for m in self.metrics if m in row)
+            val = ", ".join(f"{k[4:]} {v:.4f}" for k, v in row.items() if k.startswith("val_"))
+            print(f"epoch {epoch + 1}/{total}: train {train}"
+                  + (f"; validation {val}" if val else "") + f" ({row['seconds']:.1f} s)")
