@@ -130,6 +130,32 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
     return fig
 
 
+def per_class_accuracy(table: pd.DataFrame, title: str = "Accuracy per class", ax=None,
+                       chance: float | None = None) -> plt.Figure:
+    """Grouped bars: one group per class (the rows of ``table``), one bar per model (its columns).
+
+    ``table`` is e.g. ``pd.DataFrame({"CNN": training.per_class_accuracy(...), "MLP": ...})``.
+    ``chance`` draws a dashed line at that accuracy (0.1 for ten balanced classes).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError("expected a DataFrame with one row per class and one column per model")
+    fig, ax = _axes(ax, figsize=(max(6.0, 0.75 * len(table) + 1.5), 3.6))
+    long = table.rename_axis("class").reset_index().melt(id_vars="class", var_name="model",
+                                                         value_name="accuracy")
+    sns.barplot(data=long, x="class", y="accuracy", hue="model", ax=ax)
+    if chance is not None:
+        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xlabel("class")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.legend(fontsize=8, ncols=min(len(table.columns) + (chance is not None), 4))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def probability_panels(images: np.ndarray, probabilities, class_names: Sequence[str],
                        labels=None, title: str | None = None, size: float = 2.4) -> plt.Figure:
     """One row per image: the image, and beside it a bar chart of its predicted class probabilities.

@@ -505,6 +505,34 @@ def best_epochs(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
 
 
+# --- assignment 5: accuracy per class -------------------------------------------------------------
+
+
+def per_class_accuracy(y_true, y_pred, class_names=None) -> pd.Series:
+    """The share of each class's examples that are classified correctly (the per-class recall).
+
+    ``y_pred`` is either predicted labels ``(N,)`` or scores ``(N, classes)`` (logits or
+    probabilities; the arg-max is the prediction). Returns a Series indexed by class name (or
+    class number); a class without examples gets NaN. Weighted by the class counts, it averages
+    to the overall accuracy.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.ravel(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(axis=1)
+    y_pred = np.ravel(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"got {len(y_true)} labels but {len(y_pred)} predictions")
+    classes = len(class_names) if class_names is not None else int(max(y_true.max(), y_pred.max())) + 1
+    counts = confusion_matrix(y_true, y_pred, labels=np.arange(classes))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.diag(counts) / counts.sum(axis=1)
+    index = pd.Index(list(class_names) if class_names is not None else range(classes), name="class")
+    return pd.Series(accuracy, index=index, name="accuracy")
+
+
 # --- assignment 4: a training log every N steps and after every epoch -----------------------------
 
 
