@@ -4,6 +4,7 @@ notebooks use them, and the evaluation callbacks."""
 import keras
 import numpy as np
 import pytest
+from conftest import three_class_problem
 
 from cnnlab import config, data, models, training
 
@@ -111,13 +112,7 @@ def test_permute_each_image_is_a_bijection_per_image_and_seeded():
 
 @pytest.fixture(scope="module")
 def tiny():
-    """A small separable 3-class problem: class = which third of the vector is brightest."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, size=400)
-    x = rng.normal(0, 0.3, size=(400, 12)).astype("float32")
-    for c in range(3):
-        x[y == c, 4 * c:4 * c + 4] += 1.0
-    return x, y
+    return three_class_problem(400)
 
 
 def build(learning_rate=0.05):

@@ -92,14 +92,6 @@ def test_better_cnn_size_and_augmentation_switch():
 # --- the training log ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, size=300)
-    x = rng.normal(0, 0.3, size=(300, 12)).astype("float32")
-    for c in range(3):
-        x[y == c, 4 * c:4 * c + 4] += 1.0
-    return x, y
 
 
 def compiled(learning_rate=0.1):

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import three_class_problem
 import tensorflow as tf
 
 from cnnlab import config, data, models, plots, training
@@ -12,13 +13,7 @@ from cnnlab import config, data, models, plots, training
 
 @pytest.fixture(scope="module")
 def easy():
-    """A separable 3-class problem: the class is the third of the vector that is brightest."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, size=240)
-    x = rng.normal(0, 0.3, size=(240, 12)).astype("float32")
-    for c in range(3):
-        x[y == c, 4 * c:4 * c + 4] += 1.0
-    return x, y
+    return three_class_problem(240)
 
 
 def logits_mlp(seed=0):

@@ -6,15 +6,6 @@ import pytest
 from cnnlab import models, training
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    """A small separable 3-class problem: class = which third of the vector is brightest."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, size=300)
-    x = rng.normal(0, 0.3, size=(300, 12)).astype("float32")
-    for c in range(3):
-        x[y == c, 4 * c:4 * c + 4] += 1.0
-    return x, y
 
 
 def build():
