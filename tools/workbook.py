@@ -34,15 +34,15 @@ def colab_source() -> str:
     """The code of the first cell of every notebook: installs cnnlab in Colab only."""
     url, branch = repository()
     return (
-        f"{COLAB_MARK} (skipped elsewhere): install the workbook's helper package, cnnlab.\n"
-        "# Colab's own TensorFlow and Keras are used as they are; cnnlab does not replace them.\n"
+        f"{COLAB_MARK} (skipped elsewhere): install cnnlab, the workbook's\n"
+        "# helper package. Colab's own TensorFlow and Keras are kept as they are.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-        f'                    "cnnlab @ git+{url}@{branch}"], check=True)'
+        f'    package = "cnnlab @ git+{url}@{branch}"\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)'
     )
 
 
