@@ -95,3 +95,16 @@ def test_exercises_and_solutions_are_balanced():
         assert labels and labels == solved, f"{path.name}: every exercise needs one solution, in order"
         for start, end in [("exercise-start", "exercise-end"), ("solution-start", "solution-end")]:
             assert text.count("{" + start + "}") == text.count("{" + end + "}"), f"{path.name}: unbalanced {start}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_code_fits_the_page(path):
+    """Code cells stay within 88 columns, the width the book shows without scrolling
+    (format with: jupytext --pipe "black -l 88 -" <notebook>.md)."""
+    wide = [
+        line
+        for cell in code_cells(jupytext.read(path))
+        for line in cell.source.splitlines()
+        if len(line) > 88
+    ]
+    assert not wide, f"{len(wide)} code lines wider than 88 columns, e.g. {wide[0]!r}"
