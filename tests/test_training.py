@@ -64,3 +64,13 @@ def test_bad_arguments_are_explained(tiny):
     with pytest.raises(ValueError, match="compiled"):
         training.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1,
                                verbose=False)
+
+
+def test_dead_units_finds_units_that_never_fire():
+    model = models.mlp(input_shape=(4,), hidden=[3], classes=2, output_activation="relu")
+    hidden, output = model.layers[1], model.layers[2]
+    hidden.set_weights([np.array([[1.0, -1.0, 0.5]] * 4), np.array([0.0, -1.0, 0.0])])
+    output.set_weights([np.ones((3, 2)), np.array([0.0, -100.0])])
+    x = np.abs(np.random.default_rng(0).normal(size=(20, 4))).astype("float32")
+    assert training.dead_units(model, x, layer=1).tolist() == [1]  # negative weights, negative bias
+    assert training.dead_units(model, x).tolist() == [1]  # the output unit pushed below zero

@@ -206,6 +206,14 @@ def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, e
     return (frame, trained) if models else frame
 
 
+def dead_units(model: keras.Model, x, layer: int = -1) -> np.ndarray:
+    """Indices of the units of ``model.layers[layer]`` that output exactly 0 for every example
+    of ``x``: dead ReLUs, which pass back no gradient and so never recover."""
+    part = keras.Model(model.inputs, model.layers[layer].output)
+    outputs = np.asarray(part.predict(x, batch_size=1024, verbose=0))
+    return np.flatnonzero(outputs.reshape(len(outputs), -1).max(axis=0) == 0)
+
+
 def final(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """The last epoch of every run: one row per run, one column per split."""
     rows = frame[(frame.metric == metric) & (frame.epoch == frame.epoch.max())]
