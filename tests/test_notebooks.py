@@ -108,3 +108,21 @@ def test_code_fits_the_page(path):
         if len(line) > 88
     ]
     assert not wide, f"{len(wide)} code lines wider than 88 columns, e.g. {wide[0]!r}"
+
+
+def test_results_page_quotes_existing_keys_with_a_format():
+    """``{glue:text}`path.md::key:fmt``` on the results page: myst-nb reads the last ``:`` as
+    the start of the format, so a reference without one loses its key; every key must exist."""
+    text = (ROOT / "book" / "results.md").read_text()
+    references = re.findall(r"\{glue:\w+\}`([^`]*::[^`]*)`", text)
+    assert references, "the results page quotes no notebook"
+    for reference in references:
+        path, _, rest = reference.partition("::")
+        key, colon, spec = rest.partition(":")
+        assert colon and spec, f"{reference}: add a format after the key, e.g. {key}:s"
+        notebook = ROOT / "book" / path
+        assert notebook.exists(), f"{reference}: no notebook {path}"
+        code = "\n".join(c.source for c in code_cells(jupytext.read(notebook)))
+        glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]  # config.setup
+        patterns = [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
+        assert any(p.match(key) for p in patterns), f"{reference}: {path} never glues {key}"
