@@ -167,9 +167,11 @@ def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, e
     (Flatten/Dense stacks) are trained together in one compiled graph by :mod:`cnnlab.stacked`,
     each run with its own initial weights, batch order and optimizer state (that module says what
     differs from separate ``fit`` calls); every other model is trained run after run with
-    ``model.fit``. ``method="stacked"`` forces the stacked path (also for plain convnets: the gain
-    measured for them on a 2-core CPU was not consistent enough to make it the default, see
-    ``benchmarks/repeated_runs.py``) and ``"sequential"`` the ``fit`` path.
+    ``model.fit``. ``method="stacked"`` forces the stacked path and ``"sequential"`` the ``fit``
+    path. Plain convnets can be stacked too (grouped convolutions); on an idle 2-core CPU that
+    measured 1.4-1.6x faster than this sequential path (``benchmarks/repeated_runs.py``), on a busy
+    one no faster. It is not yet the default for them: that would change the trained numbers of
+    every notebook that repeats convnet runs, which then need re-measuring.
 
     Returns a tidy DataFrame with columns ``run, epoch, split, metric, value``; split ``"train"``
     holds the running averages over each epoch, as ``fit`` reports them. ``frame.attrs`` holds
