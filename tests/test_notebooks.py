@@ -22,6 +22,14 @@ def code_cells(notebook):
     return [c for c in notebook.cells if c.cell_type == "code"]
 
 
+def glued_keys(notebook):
+    """Patterns of the keys a notebook glues; ``glue(f"q8_{width}", ...)`` matches any
+    ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook."""
+    code = "\n".join(c.source for c in code_cells(notebook))
+    glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]
+    return [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
 
@@ -58,10 +66,8 @@ def test_profile_banner_follows_the_imports(path):
 def test_every_quoted_number_is_glued_in_the_notebook(path):
     notebook = jupytext.read(path)
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    code = "\n".join(c.source for c in code_cells(notebook))
     quoted = set(re.findall(r"\{glue:\w+\}`([\w]+)(?::[^`]*)?`", text))
-    glued = set(re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code))
-    patterns = [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
+    patterns = glued_keys(notebook)
     missing = sorted(q for q in quoted if not any(p.match(q) for p in patterns))
     assert not missing, f"quoted but never glued: {missing}"
 
@@ -122,7 +128,4 @@ def test_results_page_quotes_existing_keys_with_a_format():
         assert colon and spec, f"{reference}: add a format after the key, e.g. {key}:s"
         notebook = ROOT / "book" / path
         assert notebook.exists(), f"{reference}: no notebook {path}"
-        code = "\n".join(c.source for c in code_cells(jupytext.read(notebook)))
-        glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]  # config.setup
-        patterns = [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
-        assert any(p.match(key) for p in patterns), f"{reference}: {path} never glues {key}"
+        assert any(p.match(key) for p in glued_keys(jupytext.read(notebook))), f"{reference}: {path} never glues {key}"
