@@ -13,7 +13,7 @@ For each case it times
   1. ``fit loop``: build, compile and ``model.fit`` each run in turn, as one would write it;
   2. ``fit loop, steps_per_execution``: the same with 50 steps per call into the compiled graph
      (what ``repeated_runs`` does when it trains runs one after another);
-  3. ``stacked``: ``training.repeated_runs(..., method="stacked")``, all runs in one graph;
+  3. ``stacked``: ``multirun.repeated_runs(..., method="stacked")``, all runs in one graph;
 and prints one line per case, ending in the speed-up of 3 over 1. The MLP case is printed last.
 """
 
@@ -36,7 +36,7 @@ def fit_loop(build, train, test, *, runs, epochs, batch_size, steps_per_executio
     start = time.perf_counter()
     accuracies = []
     for run in range(runs):
-        config.seed_everything(training.run_seed(0, run))
+        config.seed_everything(multirun.run_seed(0, run))
         model = build()
         if steps_per_execution:
             model.steps_per_execution = steps_per_execution
@@ -47,20 +47,20 @@ def fit_loop(build, train, test, *, runs, epochs, batch_size, steps_per_executio
 
 def stacked(build, train, test, *, runs, epochs, batch_size):
     start = time.perf_counter()
-    frame = training.repeated_runs(build, train, evaluate={"test": test}, runs=runs, epochs=epochs,
+    frame = multirun.repeated_runs(build, train, evaluate={"test": test}, runs=runs, epochs=epochs,
                                    batch_size=batch_size, verbose=False, method="stacked")
-    return time.perf_counter() - start, training.final(frame)["test"].to_numpy()
+    return time.perf_counter() - start, tidy.final(frame)["test"].to_numpy()
 
 
 def case(name, build, train, test, *, runs, epochs, batch_size=32):
     kwargs = dict(runs=runs, epochs=epochs, batch_size=batch_size)
     plain, acc_plain = fit_loop(build, train, test, **kwargs)
-    spe, acc_spe = fit_loop(build, train, test, steps_per_execution=training.STEPS_PER_EXECUTION, **kwargs)
+    spe, acc_spe = fit_loop(build, train, test, steps_per_execution=multirun.STEPS_PER_EXECUTION, **kwargs)
     together, acc_together = stacked(build, train, test, **kwargs)
     print(f"{name}: {runs} runs x {epochs} epochs on {len(train[0]):,} images | "
           f"test accuracy fit {acc_plain.mean():.3f}±{acc_plain.std():.3f}, stacked "
           f"{acc_together.mean():.3f}±{acc_together.std():.3f} | fit loop {plain:.1f} s | "
-          f"fit loop, steps_per_execution={training.STEPS_PER_EXECUTION}: {spe:.1f} s "
+          f"fit loop, steps_per_execution={multirun.STEPS_PER_EXECUTION}: {spe:.1f} s "
           f"({plain / spe:.1f}x) | stacked {together:.1f} s | speedup: {plain / together:.1f}x", flush=True)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import three_class_problem
 
-from cnnlab import config, data, models, training
+from cnnlab import config, data, models, recorders
 
 # --- the convnet and its dropout variants ------------------------------------------------------
 
@@ -125,7 +125,7 @@ def build(learning_rate=0.05):
 
 def test_batch_callback_records_one_point_per_batch(tiny):
     x, y = tiny
-    callback = training.EvaluateEveryNBatches(x[:100], y[:100])
+    callback = recorders.EvaluateEveryNBatches(x[:100], y[:100])
     build().fit(x, y, batch_size=40, epochs=2, verbose=0, callbacks=[callback])
     frame = callback.frame(model="tiny")
     assert callback.batches == 2 * 10 and callback.stopped_at is None
@@ -137,7 +137,7 @@ def test_batch_callback_records_one_point_per_batch(tiny):
 
 def test_batch_callback_every_n_batches(tiny):
     x, y = tiny
-    callback = training.EvaluateEveryNBatches(x[:100], y[:100], every=3, at_start=False)
+    callback = recorders.EvaluateEveryNBatches(x[:100], y[:100], every=3, at_start=False)
     build().fit(x, y, batch_size=40, epochs=1, verbose=0, callbacks=[callback])
     assert sorted(callback.frame().batch.unique()) == [3, 6, 9]
 
@@ -145,7 +145,7 @@ def test_batch_callback_every_n_batches(tiny):
 def test_batch_callback_agrees_with_evaluate(tiny):
     x, y = tiny
     model = build()
-    callback = training.EvaluateEveryNBatches(x, y, batch_size=64)
+    callback = recorders.EvaluateEveryNBatches(x, y, batch_size=64)
     model.fit(x, y, batch_size=40, epochs=1, verbose=0, callbacks=[callback])
     loss, accuracy = model.evaluate(x, y, verbose=0)
     assert callback.evaluate() == pytest.approx((loss, accuracy), abs=1e-5)
@@ -155,7 +155,7 @@ def test_batch_callback_agrees_with_evaluate(tiny):
 
 def test_batch_callback_stops_training_at_the_threshold(tiny):
     x, y = tiny
-    callback = training.EvaluateEveryNBatches(x, y, stop_at_accuracy=0.9)
+    callback = recorders.EvaluateEveryNBatches(x, y, stop_at_accuracy=0.9)
     build(learning_rate=0.5).fit(x, y, batch_size=20, epochs=3, verbose=0, callbacks=[callback])
     accuracy = callback.frame().query("metric == 'accuracy'").set_index("batch").value
     assert callback.stopped_at is not None and callback.stopped_at < 3 * 20
@@ -167,23 +167,23 @@ def test_batch_callback_stops_training_at_the_threshold(tiny):
 def test_batch_callback_explains_bad_input(tiny):
     x, y = tiny
     with pytest.raises(ValueError, match="integer class labels"):
-        training.EvaluateEveryNBatches(x, np.eye(3)[y])
+        recorders.EvaluateEveryNBatches(x, np.eye(3)[y])
     with pytest.raises(ValueError, match="400 examples but y has 10"):
-        training.EvaluateEveryNBatches(x, y[:10])
+        recorders.EvaluateEveryNBatches(x, y[:10])
     with pytest.raises(ValueError, match="stop_at_accuracy"):
-        training.EvaluateEveryNBatches(x, y, stop_at_accuracy=95)
+        recorders.EvaluateEveryNBatches(x, y, stop_at_accuracy=95)
     model = build()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", steps_per_execution=5)
     with pytest.raises(ValueError, match="steps_per_execution=1"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[training.EvaluateEveryNBatches(x, y)])
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[recorders.EvaluateEveryNBatches(x, y)])
 
 
 def test_evaluate_each_epoch_prints_only_when_verbose(tiny, capsys):
     x, y = tiny
-    quiet = training.EvaluateEachEpoch({"test": (x[:50], y[:50])})
+    quiet = recorders.EvaluateEachEpoch({"test": (x[:50], y[:50])})
     build().fit(x, y, epochs=2, verbose=0, callbacks=[quiet])
     assert capsys.readouterr().out == ""
-    loud = training.EvaluateEachEpoch({"test": (x[:50], y[:50])}, verbose=True)
+    loud = recorders.EvaluateEachEpoch({"test": (x[:50], y[:50])}, verbose=True)
     build().fit(x, y, epochs=2, verbose=0, callbacks=[loud])
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch 1:") and lines[1].startswith("epoch 2:")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import data, models, plots, training
+from cnnlab import data, models, plots, recorders
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def compiled(learning_rate=0.1):
 
 def test_training_log_records_every_n_steps_and_every_epoch(tiny, capsys):
     x, y = tiny
-    log = training.TrainingLog(every=20)
+    log = recorders.TrainingLog(every=20)
     compiled().fit(x[:270], y[:270], batch_size=10, epochs=3, validation_data=(x[270:], y[270:]), verbose=0,
                    callbacks=[log])
     # 27 steps per epoch, 81 in all: records at steps 20, 40, 60 and 80
@@ -122,7 +122,7 @@ def test_training_log_window_means_are_the_mean_of_the_batches(tiny):
     """With a learning rate of 0 the weights never move, so each batch's loss can be recomputed."""
     x, y = tiny
     model = compiled(learning_rate=0.0)
-    log = training.TrainingLog(every=5, verbose=0)
+    log = recorders.TrainingLog(every=5, verbose=0)
     model.fit(x[:200], y[:200], batch_size=10, epochs=2, shuffle=False, verbose=0, callbacks=[log])
     losses = keras.losses.sparse_categorical_crossentropy(y[:200], model.predict(x[:200], verbose=0))
     per_batch = np.asarray(losses).reshape(20, 10).mean(axis=1)
@@ -139,9 +139,9 @@ def test_training_log_explains_a_missing_metric(tiny):
     model = models.mlp(input_shape=(12,), hidden=[8], classes=3)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="accuracy"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[training.TrainingLog(every=5, verbose=0)])
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[recorders.TrainingLog(every=5, verbose=0)])
     with pytest.raises(ValueError, match="positive"):
-        training.TrainingLog(every=0)
+        recorders.TrainingLog(every=0)
 
 
 # --- the probability panels ------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import models, plots, training
+from cnnlab import diagnostics, models, plots
 
 
 def test_lenet_cifar_cnn_has_62006_parameters_and_valid_padding():
@@ -31,13 +31,13 @@ def test_per_class_accuracy_from_labels_and_from_scores():
     names = ["a", "b", "c"]
     y_true = np.array([0, 0, 1, 1, 1, 2])
     y_pred = np.array([0, 1, 1, 1, 0, 0])
-    acc = training.per_class_accuracy(y_true, y_pred, names)
+    acc = diagnostics.per_class_accuracy(y_true, y_pred, names)
     assert isinstance(acc, pd.Series) and list(acc.index) == names
     assert acc.tolist() == pytest.approx([0.5, 2 / 3, 0.0])
     scores = np.eye(3)[y_pred] + 0.1  # logits or probabilities: the arg-max is the prediction
-    assert training.per_class_accuracy(y_true.reshape(-1, 1), scores, names).equals(acc)
+    assert diagnostics.per_class_accuracy(y_true.reshape(-1, 1), scores, names).equals(acc)
     with pytest.raises(ValueError, match="6 labels but 5 predictions"):
-        training.per_class_accuracy(y_true, y_pred[:5], names)
+        diagnostics.per_class_accuracy(y_true, y_pred[:5], names)
 
 
 def test_per_class_accuracy_of_a_model_matches_evaluate():
@@ -47,7 +47,7 @@ def test_per_class_accuracy_of_a_model_matches_evaluate():
     model = models.mlp(input_shape=(4,), hidden=(), classes=3, output_activation=None)
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     logits = model.predict(x, verbose=0)
-    acc = training.per_class_accuracy(y, logits, ["x", "y", "z"])
+    acc = diagnostics.per_class_accuracy(y, logits, ["x", "y", "z"])
     overall = model.evaluate(x, y, verbose=0)[1]
     counts = np.bincount(y, minlength=3)
     assert np.dot(acc.to_numpy(), counts) / counts.sum() == pytest.approx(overall, abs=1e-6)

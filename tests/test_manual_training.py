@@ -8,7 +8,7 @@ import pytest
 from conftest import three_class_problem
 import tensorflow as tf
 
-from cnnlab import config, data, models, plots, training
+from cnnlab import config, data, handloop, models, plots, tidy
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,11 @@ def test_loss_and_prediction_are_cross_entropy_and_softmax():
     labels = np.array([0, 2])
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     expected = -np.mean(np.log(probs[[0, 1], labels]))
-    assert float(training.mean_cross_entropy(logits, labels)) == pytest.approx(expected, rel=1e-6)
+    assert float(handloop.mean_cross_entropy(logits, labels)) == pytest.approx(expected, rel=1e-6)
     model = logits_mlp()
     x = np.ones((2, 12), dtype="float32")
-    assert np.allclose(training.predict(model, x), tf.nn.softmax(model(x)), atol=1e-6)
-    assert np.allclose(np.asarray(training.predict(model, x)).sum(axis=1), 1.0)
+    assert np.allclose(handloop.predict(model, x), tf.nn.softmax(model(x)), atol=1e-6)
+    assert np.allclose(np.asarray(handloop.predict(model, x)).sum(axis=1), 1.0)
 
 
 def test_manual_sgd_step_is_w_minus_lr_times_gradient(easy):
@@ -40,11 +40,11 @@ def test_manual_sgd_step_is_w_minus_lr_times_gradient(easy):
     model, lr = logits_mlp(), 0.05
     before = [np.array(v) for v in model.trainable_variables]
     with tf.GradientTape() as tape:
-        batch_loss = training.loss(model, x, y)
+        batch_loss = handloop.loss(model, x, y)
     gradients = [np.array(g) for g in tape.gradient(batch_loss, model.trainable_variables)]
     assert any(np.abs(g).max() > 1e-4 for g in gradients)  # the check below is not vacuous
 
-    step = training.make_train_step(model, learning_rate=lr)
+    step = handloop.make_train_step(model, learning_rate=lr)
     step_loss, correct = step(x, y)
     assert float(step_loss) == pytest.approx(float(batch_loss), rel=1e-6)
     assert 0 <= float(correct) <= 32
@@ -53,7 +53,7 @@ def test_manual_sgd_step_is_w_minus_lr_times_gradient(easy):
 
 
 def test_a_few_epochs_reduce_the_loss(easy):
-    frame = training.train_by_hand(logits_mlp(), easy, easy, epochs=5, batch_size=16, learning_rate=0.1,
+    frame = handloop.train_by_hand(logits_mlp(), easy, easy, epochs=5, batch_size=16, learning_rate=0.1,
                                    verbose=False)
     train_loss = frame.query("split == 'train' and metric == 'loss'").value.to_numpy()
     val = frame.query("split == 'validation' and metric == 'accuracy'").value.to_numpy()
@@ -62,8 +62,8 @@ def test_a_few_epochs_reduce_the_loss(easy):
 
 
 def test_history_is_tidy_timed_and_plottable(easy, capsys):
-    frame = training.train_by_hand(logits_mlp(), easy, easy, epochs=2, learning_rate=0.1, run="base")
-    assert list(frame.columns) == training.COLUMNS
+    frame = handloop.train_by_hand(logits_mlp(), easy, easy, epochs=2, learning_rate=0.1, run="base")
+    assert list(frame.columns) == tidy.COLUMNS
     assert set(frame.split) == {"train", "validation"}
     assert set(frame.metric) == {"loss", "accuracy", "seconds"}
     assert frame.run.eq("base").all() and sorted(frame.epoch.unique()) == [1, 2]
@@ -75,7 +75,7 @@ def test_history_is_tidy_timed_and_plottable(easy, capsys):
 
 def test_same_seed_same_history_and_another_seed_differs(easy):
     def run(model_seed, seed):
-        frame = training.train_by_hand(logits_mlp(model_seed), easy, easy, epochs=2, batch_size=16,
+        frame = handloop.train_by_hand(logits_mlp(model_seed), easy, easy, epochs=2, batch_size=16,
                                        learning_rate=0.1, seed=seed, verbose=False)
         return frame.query("metric != 'seconds'").reset_index(drop=True)
 
@@ -86,13 +86,13 @@ def test_same_seed_same_history_and_another_seed_differs(easy):
 
 
 def test_keras_sgd_through_the_same_loop_matches_manual_sgd(easy):
-    manual = training.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16, learning_rate=0.05,
+    manual = handloop.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16, learning_rate=0.05,
                                     verbose=False)
-    by_keras = training.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16,
+    by_keras = handloop.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16,
                                       optimizer=keras.optimizers.SGD(0.05), verbose=False)
     a, b = (f.query("metric != 'seconds'").value.to_numpy() for f in (manual, by_keras))
     assert np.allclose(a, b, atol=1e-5)
-    adam = training.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16,
+    adam = handloop.train_by_hand(logits_mlp(), easy, easy, epochs=3, batch_size=16,
                                   optimizer=keras.optimizers.Adam(0.05), verbose=False)
     assert not np.allclose(a, adam.query("metric != 'seconds'").value.to_numpy(), atol=1e-3)
 
@@ -102,18 +102,18 @@ def test_restore_best_returns_the_model_of_the_best_validation_epoch(easy):
     x, y = rng.normal(size=(200, 12)).astype("float32"), rng.integers(0, 3, size=200)
     val = (x[:50], y[:50])
     model = logits_mlp()
-    frame = training.train_by_hand(model, (x[50:], y[50:]), val, epochs=6, batch_size=16, learning_rate=0.5,
+    frame = handloop.train_by_hand(model, (x[50:], y[50:]), val, epochs=6, batch_size=16, learning_rate=0.5,
                                    restore_best=True, verbose=False)
     history = frame.query("split == 'validation' and metric == 'accuracy'").value.to_numpy()
     assert history.argmax() < len(history) - 1 and history.max() > history[-1]  # the last epoch is not the best
-    assert training.evaluate_by_hand(model, *val)[1] == pytest.approx(history.max())
+    assert handloop.evaluate_by_hand(model, *val)[1] == pytest.approx(history.max())
     with pytest.raises(ValueError, match="needs validation data"):
-        training.train_by_hand(logits_mlp(), easy, epochs=1, restore_best=True, verbose=False)
+        handloop.train_by_hand(logits_mlp(), easy, epochs=1, restore_best=True, verbose=False)
 
 
 def test_compare_by_hand_starts_every_candidate_alike(easy):
     build = lambda: models.mlp(input_shape=(12,), hidden=[8], classes=3, output_activation=None)  # noqa: E731
-    frame, trained = training.compare_by_hand(
+    frame, trained = handloop.compare_by_hand(
         {"a": {"build": build, "learning_rate": 0.1}, "b": {"build": build, "learning_rate": 0.1},
          "adam": {"build": build, "optimizer": keras.optimizers.Adam(0.01)}},
         easy, easy, epochs=2, seed=3, verbose=False)
@@ -122,24 +122,24 @@ def test_compare_by_hand_starts_every_candidate_alike(easy):
     assert np.array_equal(values["a"], values["b"])  # same seed: same weights, same batches
     assert not np.allclose(values["a"], values["adam"])
     with pytest.raises(ValueError, match="'build'"):
-        training.compare_by_hand({"x": {"learning_rate": 0.1}}, easy, easy, epochs=1)
+        handloop.compare_by_hand({"x": {"learning_rate": 0.1}}, easy, easy, epochs=1)
 
 
 def test_named_curves_draws_one_line_per_named_run():
     rows = [(name, e, "validation", "accuracy", 0.1 * e + k) for k, name in enumerate(["SGD", "Adam"])
             for e in (1, 2, 3)]
-    fig = plots.named_curves(pd.DataFrame(rows, columns=training.COLUMNS), legend_title="optimizer")
+    fig = plots.named_curves(pd.DataFrame(rows, columns=tidy.COLUMNS), legend_title="optimizer")
     ax = fig.axes[0]
     assert [line.get_label() for line in ax.get_lines()] == ["SGD", "Adam"]
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "validation accuracy" and ax.get_title()
     with pytest.raises(ValueError, match="split='test'"):
-        plots.named_curves(pd.DataFrame(rows, columns=training.COLUMNS), split="test")
+        plots.named_curves(pd.DataFrame(rows, columns=tidy.COLUMNS), split="test")
 
 
 def test_best_epochs_reports_the_best_validation_epoch():
     rows = [("r", e, "validation", "accuracy", a) for e, a in enumerate([0.2, 0.5, 0.5, 0.4], start=1)]
     rows += [("r", e, "train", "seconds", s) for e, s in enumerate([9.0, 1.0, 2.0, 3.0], start=1)]
-    table = training.best_epochs(pd.DataFrame(rows, columns=training.COLUMNS))
+    table = tidy.best_epochs(pd.DataFrame(rows, columns=tidy.COLUMNS))
     assert table.loc["r", "best validation accuracy"] == 0.5 and table.loc["r", "best epoch"] == 2
     assert table.loc["r", "last validation accuracy"] == 0.4 and table.loc["r", "seconds per epoch"] == 2.5
 
@@ -147,7 +147,7 @@ def test_best_epochs_reports_the_best_validation_epoch():
 def test_evaluate_by_hand_matches_keras_evaluate(easy):
     x, y = easy
     model = logits_mlp()
-    loss, accuracy = training.evaluate_by_hand(model, x, y, batch_size=50)  # 240 = 4 full batches + 40
+    loss, accuracy = handloop.evaluate_by_hand(model, x, y, batch_size=50)  # 240 = 4 full batches + 40
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     k_loss, k_accuracy = model.evaluate(x, y, verbose=0)
     assert loss == pytest.approx(k_loss, rel=1e-5) and accuracy == pytest.approx(k_accuracy)
@@ -156,11 +156,11 @@ def test_evaluate_by_hand_matches_keras_evaluate(easy):
 def test_bad_inputs_are_explained(easy):
     x, y = easy
     with pytest.raises(ValueError, match=r"expects inputs of shape \(N, 12\) but x has shape \(240, 5\)"):
-        training.train_by_hand(logits_mlp(), (x[:, :5], y), epochs=1, verbose=False)
+        handloop.train_by_hand(logits_mlp(), (x[:, :5], y), epochs=1, verbose=False)
     with pytest.raises(ValueError, match="x has 240 examples but y has 10"):
-        training.train_by_hand(logits_mlp(), (x, y[:10]), epochs=1, verbose=False)
+        handloop.train_by_hand(logits_mlp(), (x, y[:10]), epochs=1, verbose=False)
     with pytest.raises(TypeError, match="keras.optimizers.Optimizer"):
-        training.make_train_step(logits_mlp(), optimizer="adam")
+        handloop.make_train_step(logits_mlp(), optimizer="adam")
 
 
 # --- the configurable convnet --------------------------------------------------------------------

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import plots, training
+from cnnlab import plots, tidy
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def curves():
             for split in ("train", "test"):
                 rows.append((run, epoch, split, "accuracy", 0.5 + 0.1 * epoch + 0.01 * run))
                 rows.append((run, epoch, split, "loss", 1.0 / epoch + 0.01 * run))
-    return pd.DataFrame(rows, columns=training.COLUMNS)
+    return pd.DataFrame(rows, columns=tidy.COLUMNS)
 
 
 def labelled(ax):

@@ -1,4 +1,4 @@
-"""The stacked path of training.repeated_runs: R runs trained together must behave like R separate
+"""The stacked path of multirun.repeated_runs: R runs trained together must behave like R separate
 runs of the same models."""
 
 import keras
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import models, stacked, training
+from cnnlab import models, multirun, stacked, tidy
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,8 @@ def test_supported_models_and_the_automatic_choice():
 def test_stacked_training_equals_train_on_batch_with_the_same_batch_order(digits, optimizer):
     (x, y), _ = digits
     x, y = x[:640], y[:640]
-    seeds = [training.run_seed(3, r) for r in range(2)]
-    runs = [training.build_run(lambda: softmax_mlp(optimizer), 3, r) for r in range(2)]
+    seeds = [multirun.run_seed(3, r) for r in range(2)]
+    runs = [multirun.build_run(lambda: softmax_mlp(optimizer), 3, r) for r in range(2)]
     # separate copies of the same initial models, trained batch by batch with Keras
     references = []
     for model, seed in zip(runs, seeds):
@@ -98,10 +98,10 @@ def test_stacked_training_equals_train_on_batch_with_the_same_batch_order(digits
 
 def test_runs_start_and_end_with_different_weights(digits):
     (x, y), _ = digits
-    built = [training.build_run(softmax_mlp, 0, r) for r in range(3)]
+    built = [multirun.build_run(softmax_mlp, 0, r) for r in range(3)]
     start = [m.layers[1].kernel.numpy().copy() for m in built]
     assert not np.allclose(start[0], start[1]) and not np.allclose(start[1], start[2])
-    frame, trained = training.repeated_runs(softmax_mlp, (x, y), runs=3, epochs=1, seed=0, verbose=False,
+    frame, trained = multirun.repeated_runs(softmax_mlp, (x, y), runs=3, epochs=1, seed=0, verbose=False,
                                             models=True)
     assert frame.attrs["method"] == "stacked"
     end = [m.layers[1].kernel.numpy() for m in trained]
@@ -109,7 +109,7 @@ def test_runs_start_and_end_with_different_weights(digits):
     for before, after in zip(start, end):  # each run started from its own seeded weights
         assert not np.allclose(before, after)
     # the same per-run initialisation as the sequential path: rebuilding run 1 gives start[1]
-    assert np.array_equal(training.build_run(softmax_mlp, 0, 1).layers[1].kernel.numpy(), start[1])
+    assert np.array_equal(multirun.build_run(softmax_mlp, 0, 1).layers[1].kernel.numpy(), start[1])
 
 
 @pytest.mark.parametrize("build, one_hot", [(softmax_mlp, False), (relu_mse_mlp, True)])
@@ -118,8 +118,8 @@ def test_final_accuracy_lies_in_the_range_of_separate_fit_calls(digits, build, o
     if one_hot:
         y, yt = np.eye(10, dtype="float32")[y], np.eye(10, dtype="float32")[yt]
     kwargs = dict(runs=5, epochs=3, evaluate={"test": (xt, yt)}, seed=1, verbose=False)
-    together = training.final(training.repeated_runs(build, (x, y), method="stacked", **kwargs))["test"]
-    apart = training.final(training.repeated_runs(build, (x, y), method="sequential", **kwargs))["test"]
+    together = tidy.final(multirun.repeated_runs(build, (x, y), method="stacked", **kwargs))["test"]
+    apart = tidy.final(multirun.repeated_runs(build, (x, y), method="sequential", **kwargs))["test"]
     slack = 0.03
     assert together.min() >= apart.min() - slack and together.max() <= apart.max() + slack, (
         f"stacked {together.round(3).tolist()} vs separate fits {apart.round(3).tolist()}")
@@ -128,9 +128,9 @@ def test_final_accuracy_lies_in_the_range_of_separate_fit_calls(digits, build, o
 
 def test_a_single_run_works_and_is_reproducible(digits):
     (x, y), (xt, yt) = digits
-    one = training.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
+    one = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
                                  verbose=False)
-    again = training.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
+    again = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
                                    verbose=False)
     assert one.attrs["method"] == "stacked" and one.run.unique().tolist() == [0]
     pd.testing.assert_frame_equal(one, again)
@@ -146,10 +146,10 @@ def test_the_automatic_choice_returns_the_same_columns_on_either_path(digits, bu
     (x, y), (xt, yt) = digits
     images = build is not batchnorm_net
     x, xt = (x[:300, ..., None], xt[:100, ..., None]) if images else (x[:300], xt[:100])
-    frame = training.repeated_runs(build, (x, y[:300]), runs=runs, epochs=1,
+    frame = multirun.repeated_runs(build, (x, y[:300]), runs=runs, epochs=1,
                                    evaluate={"test": (xt, yt[:100])}, verbose=False)
     assert frame.attrs["method"] == method
-    assert list(frame.columns) == training.COLUMNS
+    assert list(frame.columns) == tidy.COLUMNS
     assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
     assert len(frame) == runs * 1 * 2 * 2
     assert sorted(frame.run.unique()) == list(range(runs))
@@ -158,14 +158,14 @@ def test_the_automatic_choice_returns_the_same_columns_on_either_path(digits, bu
 def test_forcing_the_stacked_path_on_an_unsupported_model_says_why(digits):
     (x, y), _ = digits
     with pytest.raises(ValueError, match="BatchNormalization"):
-        training.repeated_runs(batchnorm_net, (x[:100], y[:100]), runs=1, epochs=1, method="stacked")
+        multirun.repeated_runs(batchnorm_net, (x[:100], y[:100]), runs=1, epochs=1, method="stacked")
 
 
 def test_stacked_convnet_equals_train_on_batch_with_the_same_batch_order(digits):
     (x, y), (xt, yt) = digits
     x, y = x[:256, ..., None], y[:256]
-    seeds = [training.run_seed(5, r) for r in range(3)]
-    runs = [training.build_run(small_convnet, 5, r) for r in range(3)]
+    seeds = [multirun.run_seed(5, r) for r in range(3)]
+    runs = [multirun.build_run(small_convnet, 5, r) for r in range(3)]
     references = []
     for model, seed in zip(runs, seeds):
         twin = small_convnet()
@@ -186,7 +186,7 @@ def test_stacked_convnet_equals_train_on_batch_with_the_same_batch_order(digits)
 
 def test_evaluation_matches_keras_evaluate(digits):
     (x, y), (xt, yt) = digits
-    frame, trained = training.repeated_runs(softmax_mlp, (x, y), runs=2, epochs=1, evaluate={"test": (xt, yt)},
+    frame, trained = multirun.repeated_runs(softmax_mlp, (x, y), runs=2, epochs=1, evaluate={"test": (xt, yt)},
                                             verbose=False, models=True)
     for run, model in enumerate(trained):
         loss, accuracy = model.evaluate(xt, yt, verbose=0)

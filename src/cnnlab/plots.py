@@ -1,5 +1,5 @@
 """Plots used across the workbook. Every function returns the matplotlib ``Figure`` it drew,
-with titled, labelled axes; learning-curve plots read the tidy frames of :mod:`cnnlab.training`.
+with titled, labelled axes; learning-curve plots read the tidy frames of :mod:`cnnlab.tidy`.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def per_class_accuracy(table: pd.DataFrame, title: str = "Accuracy per class", a
                        chance: float | None = None) -> plt.Figure:
     """Grouped bars: one group per class (the rows of ``table``), one bar per model (its columns).
 
-    ``table`` is e.g. ``pd.DataFrame({"CNN": training.per_class_accuracy(...), "MLP": ...})``.
+    ``table`` is e.g. ``pd.DataFrame({"CNN": diagnostics.per_class_accuracy(...), "MLP": ...})``.
     ``chance`` draws a dashed line at that accuracy (0.1 for ten balanced classes).
     """
     if not isinstance(table, pd.DataFrame):

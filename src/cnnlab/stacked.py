@@ -33,7 +33,7 @@ layers (no regularizers or constraints), compiled with mean squared error or (sp
 cross-entropy and at most the ``accuracy`` metric. :func:`unsupported_reason` says why any other
 model is left to the sequential path.
 
-Which path ``training.repeated_runs`` takes by itself (:func:`preferred`): every supported
+Which path ``multirun.repeated_runs`` takes by itself (:func:`preferred`): every supported
 model with more than one run, and supported dense stacks even for a single run. Dense stacks gain
 most, because their steps are tiny and overhead dominates (ten 784-32-10 perceptrons: about 12x
 faster than a ``fit`` loop, see ``benchmarks/repeated_runs.py``). Convnet steps are dominated by
@@ -53,6 +53,8 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+
+from .tidy import COLUMNS
 
 LOSSES = {
     "mean_squared_error": keras.losses.mean_squared_error,
@@ -258,8 +260,6 @@ def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: di
     ``seeds[r]`` drives run r's batch order. The trained weights are written back into ``models``.
     Returns the tidy frame (run, epoch, split, metric, value).
     """
-    from .training import COLUMNS  # late import: training imports this module
-
     first = models[0]
     loss_fn = LOSSES[_loss_name(first)]
     x, y = train

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import models, training
+from cnnlab import diagnostics, models, multirun, tidy
 
 
 
@@ -17,9 +17,9 @@ def build():
 
 def test_repeated_runs_returns_tidy_curves(tiny):
     x, y = tiny
-    frame = training.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2,
+    frame = multirun.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2,
                                    verbose=False)
-    assert list(frame.columns) == training.COLUMNS
+    assert list(frame.columns) == tidy.COLUMNS
     assert sorted(frame.run.unique()) == [0, 1, 2] and sorted(frame.epoch.unique()) == [1, 2]
     assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
     assert len(frame) == 3 * 2 * 2 * 2
@@ -30,16 +30,16 @@ def test_repeated_runs_returns_tidy_curves(tiny):
 
 
 def test_same_seed_reproduces_every_number(tiny):
-    first = training.repeated_runs(build, tiny, runs=2, epochs=1, seed=11, verbose=False)
-    again = training.repeated_runs(build, tiny, runs=2, epochs=1, seed=11, verbose=False)
-    other = training.repeated_runs(build, tiny, runs=2, epochs=1, seed=12, verbose=False)
+    first = multirun.repeated_runs(build, tiny, runs=2, epochs=1, seed=11, verbose=False)
+    again = multirun.repeated_runs(build, tiny, runs=2, epochs=1, seed=11, verbose=False)
+    other = multirun.repeated_runs(build, tiny, runs=2, epochs=1, seed=12, verbose=False)
     pd.testing.assert_frame_equal(first, again)
     assert not first.value.equals(other.value)
 
 
 def test_models_are_returned_trained_and_distinct(tiny):
     x, y = tiny
-    frame, trained = training.repeated_runs(build, tiny, runs=2, epochs=3, verbose=False, models=True)
+    frame, trained = multirun.repeated_runs(build, tiny, runs=2, epochs=3, verbose=False, models=True)
     assert len(trained) == 2
     w0, w1 = (m.layers[-1].get_weights()[0] for m in trained)
     assert not np.allclose(w0, w1)
@@ -49,20 +49,20 @@ def test_models_are_returned_trained_and_distinct(tiny):
 
 def test_history_frame_and_final():
     logs = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8], "val_loss": [1.1, 0.7], "val_accuracy": [0.4, 0.7]}
-    frame = training.history_frame(logs, run=4, validation_label="test")
+    frame = tidy.history_frame(logs, run=4, validation_label="test")
     assert set(frame.split) == {"train", "test"} and frame.run.eq(4).all()
-    last = training.final(frame)
+    last = tidy.final(frame)
     assert last.loc[4, "train"] == 0.8 and last.loc[4, "test"] == 0.7
 
 
 def test_bad_arguments_are_explained(tiny):
     x, y = tiny
     with pytest.raises(ValueError, match="runs and epochs"):
-        training.repeated_runs(build, tiny, runs=0, epochs=1)
+        multirun.repeated_runs(build, tiny, runs=0, epochs=1)
     with pytest.raises(ValueError, match="x has 300 examples but y has 10"):
-        training.repeated_runs(build, (x, y[:10]), runs=1, epochs=1)
+        multirun.repeated_runs(build, (x, y[:10]), runs=1, epochs=1)
     with pytest.raises(ValueError, match="compiled"):
-        training.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1,
+        multirun.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1,
                                verbose=False)
 
 
@@ -72,5 +72,5 @@ def test_dead_units_finds_units_that_never_fire():
     hidden.set_weights([np.array([[1.0, -1.0, 0.5]] * 4), np.array([0.0, -1.0, 0.0])])
     output.set_weights([np.ones((3, 2)), np.array([0.0, -100.0])])
     x = np.abs(np.random.default_rng(0).normal(size=(20, 4))).astype("float32")
-    assert training.dead_units(model, x, layer=1).tolist() == [1]  # negative weights, negative bias
-    assert training.dead_units(model, x).tolist() == [1]  # the output unit pushed below zero
+    assert diagnostics.dead_units(model, x, layer=1).tolist() == [1]  # negative weights, negative bias
+    assert diagnostics.dead_units(model, x).tolist() == [1]  # the output unit pushed below zero

@@ -1,0 +1,41 @@
+"""Measurements of trained classifiers that Keras does not report: accuracy per class and dead
+ReLU units.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+
+
+def dead_units(model: keras.Model, x, layer: int = -1) -> np.ndarray:
+    """Indices of the units of ``model.layers[layer]`` that output exactly 0 for every example
+    of ``x``: dead ReLUs, which pass back no gradient and so never recover."""
+    part = keras.Model(model.inputs, model.layers[layer].output)
+    outputs = np.asarray(part.predict(x, batch_size=1024, verbose=0))
+    return np.flatnonzero(outputs.reshape(len(outputs), -1).max(axis=0) == 0)
+
+
+def per_class_accuracy(y_true, y_pred, class_names=None) -> pd.Series:
+    """The share of each class's examples that are classified correctly (the per-class recall,
+    :func:`sklearn.metrics.recall_score` with ``average=None``).
+
+    ``y_pred`` is either predicted labels ``(N,)`` or scores ``(N, classes)`` (logits or
+    probabilities; the arg-max is the prediction). Returns a Series indexed by class name (or
+    class number); a class without examples gets NaN. Weighted by the class counts, it averages
+    to the overall accuracy.
+    """
+    from sklearn.metrics import recall_score
+
+    y_true = np.ravel(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        y_pred = y_pred.argmax(axis=1)
+    y_pred = np.ravel(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"got {len(y_true)} labels but {len(y_pred)} predictions")
+    classes = len(class_names) if class_names is not None else int(max(y_true.max(), y_pred.max())) + 1
+    recall = recall_score(y_true, y_pred, labels=np.arange(classes), average=None, zero_division=np.nan)
+    index = pd.Index(list(class_names) if class_names is not None else range(classes), name="class")
+    return pd.Series(recall, index=index, name="accuracy")
