@@ -43,9 +43,11 @@ def test_settings_pick_the_profile_and_the_banner_says_what_changes():
     assert "instead of" not in full.banner()
 
 
-def test_setup_rejects_undeclared_sizes():
-    with pytest.raises(TypeError, match="by_profile"):
-        config.setup(profile="cpu", show=False, runs=3)
+def test_plain_values_are_fixed_settings():
+    settings = config.setup(profile="cpu", show=False, learning_rate=0.1, optimizer="sgd",
+                            runs=config.by_profile(full=10, cpu=3, smoke=2))
+    assert settings.learning_rate == 0.1 and settings.optimizer == "sgd" and settings.runs == 3
+    assert [name for name, _, _ in settings.changes()] == ["runs"]  # fixed settings never scale
 
 
 def test_setup_seeds_numpy():

@@ -150,13 +150,14 @@ def setup(*, seed: int = 0, profile: str | None = None, show: bool = True, **siz
     """Pick the profile, seed everything, print what the profile scales and glue the profile's
     name as ``profile`` (for the book's results page).
 
-    Every keyword besides ``seed``/``profile``/``show`` is a :class:`Size` made with
-    :func:`by_profile`; the returned :class:`Settings` has one attribute per keyword holding the
-    value for the active profile.
+    Every keyword besides ``seed``/``profile``/``show`` is a setting of the notebook: a
+    :class:`Size` made with :func:`by_profile` when it depends on the profile, or a plain value
+    (a learning rate, an optimizer's name) that is the same under every profile. Declaring the
+    fixed settings here too makes the cell the notebook's one table of settings, which
+    ``tests/test_full_profile.py`` compares with the assignment. The returned :class:`Settings`
+    has one attribute per keyword holding the value for the active profile.
     """
-    for key, size in sizes.items():
-        if not isinstance(size, Size):
-            raise TypeError(f"{key} must be declared with by_profile(full=..., cpu=..., smoke=...)")
+    sizes = {key: size if isinstance(size, Size) else Size(size, size, size) for key, size in sizes.items()}
     settings = Settings(profile_name(profile), sizes, seed)
     seed_everything(seed)
     if show:

@@ -1,0 +1,147 @@
+"""Is a difference beyond noise? The one place the workbook decides whether one setting beat another.
+
+Two kinds of noise, as the experiment allows:
+
+* several runs of each setting: the **spread over runs**; the noise of a mean is its standard
+  error, ``std / sqrt(runs)`` (sample standard deviation);
+* one number measured on ``n`` examples (a test accuracy, say): the **standard error of an
+  accuracy**, ``sqrt(p (1 - p) / n)``, the binomial sampling noise of the examples drawn.
+
+When a side has both (several runs, each an accuracy on ``n`` examples), the larger of the two is
+used, so identical runs never make a difference look exact. The difference of two independent
+results has standard error ``sqrt(se_a**2 + se_b**2)``; it is called *beyond noise* when it exceeds
+:data:`Z` = 2 such standard errors (about a 95% two-sided interval). Anything smaller is reported
+as within noise, whatever its sign.
+
+:func:`compare` returns a :class:`Comparison`; :meth:`Comparison.says` picks the words a sentence
+needs and :meth:`Comparison.glue` hands them to the book's prose. :func:`rank` picks the best of
+several settings and says whether it beats the runner-up beyond noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+#: Standard errors a difference must exceed to count as beyond noise.
+Z = 2.0
+
+
+def accuracy_se(accuracy: float, n: int) -> float:
+    """Standard error of an accuracy ``accuracy`` measured on ``n`` examples: ``sqrt(p(1-p)/n)``."""
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"an accuracy is a share between 0 and 1, got {accuracy}: pass accuracies, "
+                         f"not percentages, with n")
+    if n is None or n < 1:
+        raise ValueError(f"n (the number of examples the accuracy was measured on) must be at least 1, got {n}")
+    return math.sqrt(accuracy * (1.0 - accuracy) / n)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: its mean, its standard error and what the error comes from."""
+
+    mean: float
+    se: float
+    runs: int
+    basis: str  # "runs", "examples" or "runs and examples"
+
+
+def side(values, n: int | None = None) -> Side:
+    """Mean and standard error of one result: per-run values (two or more), or one accuracy on
+    ``n`` examples, or both."""
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"expected one number or a sequence of per-run numbers, got shape {values.shape}")
+    if np.isnan(values).any():
+        raise ValueError("a result is NaN: a run diverged or was never measured")
+    mean = float(values.mean())
+    spread = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+    binomial = accuracy_se(mean, n) if n is not None else None
+    if spread is None and binomial is None:
+        raise ValueError("one number has no noise estimate: give the per-run values of two or more runs, "
+                         "or n, the number of examples an accuracy was measured on")
+    if spread is not None and binomial is not None:
+        return Side(mean, max(spread, binomial), len(values), "runs and examples")
+    if spread is not None:
+        return Side(mean, spread, len(values), "runs")
+    return Side(mean, binomial, len(values), "examples")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result ``a`` against result ``b``: ``difference = a - b`` and its standard error ``se``."""
+
+    a: Side
+    b: Side
+
+    @property
+    def difference(self) -> float:
+        return self.a.mean - self.b.mean
+
+    @property
+    def se(self) -> float:
+        return math.sqrt(self.a.se ** 2 + self.b.se ** 2)
+
+    @property
+    def margin(self) -> float:
+        """The size a difference must exceed to be beyond noise: ``Z`` standard errors."""
+        return Z * self.se
+
+    @property
+    def beyond(self) -> bool:
+        """True when the difference exceeds ``Z`` standard errors."""
+        return abs(self.difference) > self.margin
+
+    def says(self, higher: str = "higher", lower: str = "lower", same: str = "within noise of") -> str:
+        """``higher`` or ``lower`` when ``a`` differs from ``b`` beyond noise, else ``same``."""
+        if not self.beyond:
+            return same
+        return higher if self.difference > 0 else lower
+
+    def summary(self, digits: int = 3) -> str:
+        """One line for a table or a log: both values, the difference and the noise margin."""
+        verdict = "beyond noise" if self.beyond else "within noise"
+        return (f"{self.a.mean:.{digits}f} vs {self.b.mean:.{digits}f}: difference "
+                f"{self.difference:+.{digits}f}, {verdict} (noise margin ±{self.margin:.{digits}f})")
+
+    def glue(self, key: str, higher: str = "higher", lower: str = "lower", same: str = "within noise of") -> str:
+        """Glue the verdict words as ``key``, the difference as ``key_diff``, the margin as
+        ``key_margin`` and ``"beyond"``/``"within"`` as ``key_noise``; return the words."""
+        from .report import glue
+
+        words = self.says(higher, lower, same)
+        glue(key, words)
+        glue(f"{key}_diff", self.difference)
+        glue(f"{key}_margin", self.margin)
+        glue(f"{key}_noise", "beyond" if self.beyond else "within")
+        return words
+
+
+def compare(a, b, *, n: int | None = None, n_b: int | None = None) -> Comparison:
+    """Compare result ``a`` with result ``b`` (``a - b``).
+
+    Each is one number or the per-run values of one setting. ``n`` is the number of examples an
+    accuracy was measured on (for ``a``, and for ``b`` too unless ``n_b`` is given); it is needed
+    when a side is a single number, and it sets a floor under the spread of identical runs. A
+    reference figure from elsewhere (one run on the full test set) is a single number with its own
+    ``n_b``.
+    """
+    return Comparison(side(a, n), side(b, n if n_b is None else n_b))
+
+
+def rank(results: Mapping[str, Sequence[float] | float], *, n: int | None = None) -> tuple[str, Comparison]:
+    """The setting with the highest mean result and its :class:`Comparison` with the runner-up.
+
+    ``results`` maps a setting's name to its per-run values (or one number, with ``n``). The
+    comparison's :attr:`~Comparison.beyond` says whether the winner is really better or merely
+    first.
+    """
+    if len(results) < 2:
+        raise ValueError(f"need at least two settings to rank, got {list(results)}")
+    sides = {name: side(values, n) for name, values in results.items()}
+    order = sorted(sides, key=lambda name: sides[name].mean, reverse=True)
+    return order[0], Comparison(sides[order[0]], sides[order[1]])

@@ -1,0 +1,81 @@
+"""cnnlab.noise: the one verdict on whether a difference is beyond noise."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cnnlab import noise
+
+
+def test_standard_error_of_an_accuracy():
+    # on 1,000 validation images an accuracy near 0.7 is uncertain by about 1.4 points
+    assert noise.accuracy_se(0.7, 1000) == pytest.approx(0.01449, abs=1e-5)
+    assert noise.accuracy_se(1.0, 50) == 0.0
+    with pytest.raises(ValueError, match="not percentages"):
+        noise.accuracy_se(98.7, 10_000)
+    with pytest.raises(ValueError, match="number of examples"):
+        noise.accuracy_se(0.5, 0)
+
+
+def test_runs_use_the_standard_error_of_the_mean():
+    a, b = [0.90, 0.92, 0.91], [0.80, 0.81, 0.79]
+    c = noise.compare(a, b)
+    expected = math.sqrt(np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 3)
+    assert c.difference == pytest.approx(0.11)
+    assert c.se == pytest.approx(expected)
+    assert c.beyond and c.says("better", "worse") == "better"
+    assert noise.compare(b, a).says("better", "worse") == "worse"
+
+
+def test_a_small_gap_is_within_noise_whatever_its_sign():
+    c = noise.compare([0.900, 0.920, 0.880], [0.905, 0.915, 0.890])
+    assert not c.beyond
+    assert c.says("better", "worse", "no different from") == "no different from"
+    assert "within noise" in c.summary()
+
+
+def test_single_accuracies_need_n_and_use_the_binomial_error():
+    with pytest.raises(ValueError, match="no noise estimate"):
+        noise.compare(0.91, 0.90)
+    c = noise.compare(0.91, 0.90, n=10_000)
+    assert c.se == pytest.approx(math.sqrt(0.91 * 0.09 / 1e4 + 0.9 * 0.1 / 1e4))
+    assert c.beyond  # 0.01 > 2 * 0.0041
+    assert not noise.compare(0.91, 0.90, n=1_000).beyond  # the same gap on a tenth of the images
+    # 1.5 standard errors: first at one standard error, not at the two the verdict asks for
+    c = noise.compare(0.91, 0.90, n=4_000)
+    assert 1.4 < c.difference / c.se < 1.6 and not c.beyond
+
+
+def test_identical_runs_do_not_make_a_difference_exact():
+    same = [0.95, 0.95, 0.95]
+    assert noise.compare(same, [0.94] * 3).beyond  # no spread at all: any gap would count
+    assert not noise.compare(same, [0.94] * 3, n=1_000).beyond  # the examples still carry noise
+
+
+def test_a_reference_figure_has_its_own_n():
+    c = noise.compare([0.9888, 0.9870, 0.9913], 0.9877, n=10_000, n_b=10_000)
+    assert c.b.basis == "examples" and c.a.basis == "runs and examples"
+    assert not c.beyond
+
+
+def test_rank_names_the_winner_and_whether_it_beats_the_runner_up():
+    best, c = noise.rank({"p=0.2": [0.50, 0.51], "p=0.5": [0.505, 0.5], "p=0.8": [0.30, 0.31]})
+    assert best == "p=0.2" and not c.beyond
+    best, c = noise.rank({"SGD": 0.21, "Adam": 0.46}, n=6_000)
+    assert best == "Adam" and c.beyond
+    with pytest.raises(ValueError, match="at least two"):
+        noise.rank({"only": [0.5, 0.6]})
+
+
+def test_nan_results_are_refused():
+    with pytest.raises(ValueError, match="NaN"):
+        noise.compare([0.5, float("nan")], [0.4, 0.5])
+
+
+def test_glue_returns_and_stores_the_words(monkeypatch):
+    stored = {}
+    monkeypatch.setattr("cnnlab.report._myst_glue", lambda k, v, display=False: stored.__setitem__(k, v))
+    words = noise.compare([0.8, 0.82], [0.5, 0.52]).glue("q", "beat", "lost to", "tied with")
+    assert words == "beat" and stored["q"] == "beat" and stored["q_noise"] == "beyond"
+    assert stored["q_diff"] == pytest.approx(0.3) and stored["q_margin"] > 0
