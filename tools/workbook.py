@@ -30,18 +30,31 @@ def repository() -> tuple[str, str]:
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
+def version() -> str:
+    """cnnlab's version, from pyproject.toml (the one place it is kept)."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def release_tag() -> str:
+    """The git tag of this version's release, ``v<version>``: the book published from it installs
+    cnnlab from it, so a notebook always gets the package it was written for."""
+    return f"v{version()}"
+
+
 def colab_source() -> str:
     """The code of the first cell of every notebook: installs cnnlab in Colab only."""
-    url, branch = repository()
+    url, _ = repository()
     return (
-        f"{COLAB_MARK} (skipped elsewhere): install cnnlab, the workbook's\n"
-        "# helper package. Colab's own TensorFlow and Keras are kept as they are.\n"
+        f"{COLAB_MARK} (skipped elsewhere): install cnnlab {release_tag()}, the\n"
+        "# release this notebook belongs to. Colab's own TensorFlow and Keras are kept.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    package = "cnnlab @ git+{url}@{branch}"\n'
+        f'    package = "cnnlab @ git+{url}@{release_tag()}"\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)'
     )
 

@@ -34,5 +34,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .report import glue  # noqa: E402
 
-__version__ = "0.1.0"
+try:  # the version is kept in pyproject.toml only
+    from importlib.metadata import version as _version
+
+    __version__ = _version("cnnlab")
+except Exception:  # noqa: BLE001 - not installed (e.g. run from a source tree)
+    __version__ = "unknown"
 __all__ = ["glue"]
