@@ -33,14 +33,14 @@ def test_settings_pick_the_profile_and_the_banner_says_what_changes():
     cpu = config.setup(profile="cpu", show=False, **sizes)
     assert (cpu.runs, cpu.images, cpu.epochs) == (3, 12_000, 5)
     banner = cpu.banner()
-    assert "runs    3 instead of 10" in banner
-    assert "images  12,000 instead of 60,000" in banner
-    assert "epochs" not in banner  # unchanged under cpu, so not listed
+    assert "  runs    3  * (as written: 10)" in banner
+    assert "  images  12,000  * (as written: 60,000)" in banner
+    assert "  epochs  5\n" in banner  # unchanged under cpu: no mark
     assert "CNNLAB_PROFILE=full" in banner
 
     full = config.setup(profile="full", show=False, **sizes)
     assert full.runs == 10 and full.changes() == []
-    assert "instead of" not in full.banner()
+    assert "*" not in full.banner() and "  runs    10" in full.banner()
 
 
 def test_plain_values_are_fixed_settings():
@@ -62,4 +62,4 @@ def test_setup_seeds_numpy():
 def test_banner_without_sizes_says_nothing_is_scaled():
     banner = config.setup(profile="cpu", show=False).banner()
     assert "nothing in this notebook depends on the profile" in banner
-    assert "instead of" not in banner and "CNNLAB_PROFILE=full" not in banner
+    assert "as written" not in banner and "CNNLAB_PROFILE=full" not in banner

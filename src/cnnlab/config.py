@@ -98,27 +98,27 @@ class Settings:
         return rows
 
     def banner(self) -> str:
-        changed = self.changes()
+        """What the notebook runs with: the profile, then every setting as ``S.<name>`` with its
+        value here, marking (and giving the written value of) those the profile scales."""
+        changed = {name for name, _, _ in self.changes()}
         if self.profile == "full":
             head = "Profile: full - the assignment as written"
         elif self.profile == "cpu":
             head = "Profile: cpu - scaled down to finish in minutes on a CPU"
         else:
             head = "Profile: smoke - tiny sizes that only check every cell runs"
-        lines = [head]
         if not self._sizes:
-            lines = [f"Profile: {self.profile} - nothing in this notebook depends on the profile"]
-        elif changed:
-            lines.append("Compared with the assignment as written:")
-            width = max(len(name) for name, _, _ in changed)
-            for name, here, written in changed:
-                lines.append(f"  {name:<{width}}  {_describe(here)} instead of {_describe(written)}")
-        else:
-            values = ", ".join(
-                f"{k.replace('_', ' ')} {_describe(s.full)}" for k, s in self._sizes.items()
-            )
-            if values:
-                lines.append(f"All sizes as written: {values}")
+            return "\n".join([f"Profile: {self.profile} - nothing in this notebook depends on the profile",
+                              device_report()])
+        lines = [head, "Settings (S.<name>):" if not changed else
+                 "Settings (S.<name>); * = scaled by this profile, with the value as written:"]
+        width = max(len(key) for key in self._sizes)
+        for key, size in self._sizes.items():
+            here = _describe(size.pick(self.profile))
+            line = f"  {key:<{width}}  {here}"
+            if key.replace("_", " ") in changed:
+                line += f"  * (as written: {_describe(size.full)})"
+            lines.append(line)
         if changed:
             lines.append(f"Set {ENV_PROFILE}=full to run the assignment as written.")
         lines.append(device_report())
