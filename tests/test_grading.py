@@ -3,16 +3,9 @@
 On the tiny synthetic book (tests/tiny_book.py): the edition with the solutions pasted in scores
 100%, the untouched edition 0%, one wrong answer loses exactly its exercise, a deleted check cell
 scores 0 as "did not run", and a broken submission (not a notebook, a dying kernel, an endless
-cell) still gets its table.
-
-On the book, under smoke: every notebook that has checks runs end to end with each stub replaced
-by its solution's code and must score 100% (this also proves that the edition runs). The two
-other cases cost a whole notebook run each, so they run on a few notebooks only, chosen among the
-fastest under smoke (README, Performance): the untouched edition on UNTOUCHED, one wrong answer
-on WRONG.
+cell) still gets its table. The book's notebooks are graded in tests/test_grading_book.py.
 """
 
-import ast
 import csv
 import sys
 from pathlib import Path
@@ -28,12 +21,6 @@ import edition  # noqa: E402
 import grading  # noqa: E402
 import tiny_book  # noqa: E402
 import workbook  # noqa: E402
-
-NOTEBOOKS = workbook.notebooks()
-IDS = [workbook.name_of(p) for p in NOTEBOOKS]
-UNTOUCHED = ["a5-mixtures-factorization/mixture", "a3-cnn-design/building", "a4-cifar10-lab/questions"]
-WRONG = ["a3-cnn-design/building"]
-
 
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
@@ -122,70 +109,3 @@ def test_the_command_names_the_notebook_from_the_edition_and_writes_csv(tiny, tm
         ("t1-square", "0", "1", "False"), ("t1-widths", "2", "2", "True")]
     assert rows[0]["message"] == "square(3) is 3, expected 9"
     assert workbook.main(["workbook.py", "grade", str(tmp_path / "nowhere.ipynb")]) == 2
-
-
-# --- the book, end to end under smoke ---------------------------------------------------------
-
-
-def checked(source):
-    parts = edition.parse(source)
-    if not parts.checks:
-        pytest.skip("checks not added yet")
-    return parts
-
-
-def grade_book_notebook(tmp_path, source, notebook):
-    return run(tmp_path, notebook, source, timeout=900, name=workbook.name_of(source))
-
-
-def student_edition(source):
-    return edition.student_notebook(source, workbook.name_of(source), workbook.version())
-
-
-@pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
-def test_book_edition_with_the_solutions_pasted_in_scores_100(source, tmp_path):
-    parts = checked(source)
-    result = grade_book_notebook(tmp_path, source, edition.solved(student_edition(source), parts))
-    assert result.score == result.total > 0, result.table()
-
-
-@pytest.mark.parametrize("name", UNTOUCHED)
-def test_book_edition_untouched_scores_0(name, tmp_path):
-    source = workbook.BOOK / f"{name}.md"
-    checked(source)
-    result = grade_book_notebook(tmp_path, source, student_edition(source))
-    assert result.score == 0 and result.total > 0, result.table()
-    assert not result.note, result.note
-
-
-def one_layer_changed(code: str) -> str | None:
-    """``code`` with the width of its first Dense/Conv layer (an integer literal) one larger."""
-    for node in ast.walk(ast.parse(code)):
-        name = getattr(node.func, "attr", getattr(node.func, "id", "")) if isinstance(node, ast.Call) else ""
-        if name in ("Dense", "Conv2D", "Conv1D") and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, int):
-            lines = code.split("\n")
-            arg = node.args[0]
-            line = lines[arg.lineno - 1]
-            lines[arg.lineno - 1] = line[:arg.col_offset] + str(arg.value + 1) + line[arg.end_col_offset:]
-            return "\n".join(lines)
-    return None
-
-
-def test_one_layer_changed_changes_one_width():
-    code = "model = keras.Sequential([\n    layers.Conv2D(32, 3),\n    layers.Dense(10)])"
-    assert one_layer_changed(code) == code.replace("Conv2D(32", "Conv2D(33")
-
-
-@pytest.mark.parametrize("name", WRONG)
-def test_book_one_wrong_model_loses_exactly_its_exercise(name, tmp_path):
-    source = workbook.BOOK / f"{name}.md"
-    parts = checked(source)
-    target = next(((e.label, wrong) for e in reversed(parts.exercises) if e.label in parts.checks
-                   for wrong in [one_layer_changed("\n\n".join(e.solution_code))] if wrong), None)
-    if target is None:
-        pytest.skip(f"{name}: no checked exercise builds a Dense/Conv layer to change")
-    label, wrong = target
-    result = grade_book_notebook(tmp_path, source, edition.solved(student_edition(source), parts, {label: wrong}))
-    failed = [row.label for row in result.rows if not row.passed]
-    assert failed == [label], result.table()

@@ -211,9 +211,9 @@ def test_kept_cells_read_no_name_only_a_solution_defines(source):
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
 def test_student_set_up_cells_run(edition_folder, source):
     """The cells before the first exercise (Colab set-up, imports and banner, data) run as given.
-    A notebook with checks is run whole, solved, by tests/test_grading.py instead."""
+    A notebook with checks is run whole, solved, by tests/test_grading_book.py instead."""
     if has_checks(source):
-        pytest.skip("run end to end by tests/test_grading.py")
+        pytest.skip("run end to end by tests/test_grading_book.py")
     notebook = student(edition_folder, source)
     first = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and "**Exercise 1**" in c.source)
     notebook.cells = notebook.cells[:first]
