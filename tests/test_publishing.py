@@ -258,3 +258,19 @@ def test_student_links_point_at_the_published_tag():
     assert workbook.student_colab_url("a1-keras-basics/mnist-mlp") == (
         f"https://colab.research.google.com/github/{owner_repo}/blob/v{workbook.version()}-student/"
         "a1-keras-basics/mnist-mlp.ipynb")
+
+
+def test_the_launch_buttons_follow_the_release_ref(monkeypatch):
+    """The workflow passes the tag in CNNLAB_BOOK_REF; the extension makes it the theme's
+    repository_branch (what the Colab and Binder buttons open), without editing _config.yml."""
+    import types
+
+    import cnnlab_release
+
+    config = types.SimpleNamespace(html_theme_options={"repository_branch": "main", "path_to_docs": "book"})
+    monkeypatch.delenv("CNNLAB_BOOK_REF", raising=False)
+    cnnlab_release._release_ref(None, config)
+    assert config.html_theme_options["repository_branch"] == "main"
+    monkeypatch.setenv("CNNLAB_BOOK_REF", "v9.9.9")
+    cnnlab_release._release_ref(None, config)
+    assert config.html_theme_options == {"repository_branch": "v9.9.9", "path_to_docs": "book"}
