@@ -78,7 +78,8 @@ def locked() -> dict[str, str]:
 def test_workflow_publishes_releases_only_and_refuses_a_tag_that_is_not_the_version():
     config = workflow()
     triggers = config.get("on") or config.get(True)  # YAML 1.1 reads a bare `on` as True
-    assert triggers["push"] == {"tags": ["v*"]}, "publish from release tags, not from a branch"
+    assert triggers["push"] == {"tags": ["v*", "!v*-student"]}, "publish from release tags, not from a branch"
+    assert fnmatch.fnmatch(workbook.release_tag(), "v*") and fnmatch.fnmatch(workbook.student_tag(), "v*-student")
     check = step_index(runs('python tools/workbook.py check-tag "$GITHUB_REF_NAME"'), "checks the tag")
     tests = step_index(runs(readme_command("pytest")), "runs the README's test command")
     assert check < tests
