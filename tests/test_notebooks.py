@@ -129,3 +129,33 @@ def test_results_page_quotes_existing_keys_with_a_format():
         notebook = ROOT / "book" / path
         assert notebook.exists(), f"{reference}: no notebook {path}"
         assert any(p.match(key) for p in glued_keys(jupytext.read(notebook))), f"{reference}: {path} never glues {key}"
+
+
+def test_colab_cell_command_rewrites_only_the_first_code_cell(tmp_path, monkeypatch):
+    """``tools/workbook.py colab-cell`` (through Jupytext): after a change of the repository URL,
+    every notebook's first code cell is rewritten, in the .md and its paired .ipynb, and nothing
+    else changes."""
+    import shutil
+
+    book = tmp_path / "book"
+    source = NOTEBOOKS[0]
+    (book / source.parent.name).mkdir(parents=True)
+    config = (ROOT / "book" / "_config.yml").read_text().replace(
+        "https://github.com/cnnlab/cnnlab", "https://github.com/someone/fork")
+    (book / "_config.yml").write_text(config)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for suffix in (".md", ".ipynb"):
+        shutil.copy(source.with_suffix(suffix), book / source.parent.name / source.with_suffix(suffix).name)
+    monkeypatch.setattr(workbook, "BOOK", book)
+    monkeypatch.setattr(workbook, "ROOT", tmp_path)
+    copy = book / source.parent.name / source.name
+    assert workbook.stale_colab_cells() == [copy]
+    workbook.write_colab_cells()
+    assert workbook.stale_colab_cells() == []
+    before, after = jupytext.read(source), jupytext.read(copy)
+    first = next(i for i, c in enumerate(after.cells) if c.cell_type == "code")
+    assert "git+https://github.com/someone/fork@v" in after.cells[first].source
+    assert [c.source for i, c in enumerate(before.cells) if i != first] == [
+        c.source for i, c in enumerate(after.cells) if i != first]
+    paired = jupytext.read(copy.with_suffix(".ipynb"))
+    assert [c.source for c in paired.cells] == [c.source for c in after.cells]

@@ -56,7 +56,18 @@ def test_image_grid_titles_and_shape_check():
 
 
 def test_confusion_matrix_counts_and_axes():
-    fig = plots.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], class_names=["a", "b", "c"])
+    """Each count sits in its cell: row = true class, column = predicted class (a transposed
+    matrix has the same counts in other cells, so the test reads each annotation's position)."""
+    fig = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], class_names=["a", "b", "c"])
     ax = fig.axes[0]
     assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
-    assert sorted(t.get_text() for t in ax.texts) == sorted(["1", "1", "0", "0", "1", "0", "0", "0", "1"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    cells = {}
+    for text in ax.texts:  # seaborn writes the count of cell (row, column) at (column + 0.5, row + 0.5)
+        x, y = text.get_position()
+        cells[(int(y), int(x))] = int(text.get_text())
+    assert cells == {(0, 0): 1, (0, 1): 1, (0, 2): 0,
+                     (1, 0): 0, (1, 1): 1, (1, 2): 0,
+                     (2, 0): 1, (2, 1): 0, (2, 2): 2}
+    assert ax.yaxis_inverted(), "the first true class is the top row"

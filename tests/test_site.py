@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import urllib.parse
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -105,15 +109,24 @@ def test_notebook_page_shows_its_executed_figures(page, site):
     page.screenshot(path=SHOTS / "a1-mnist-mlp.png", full_page=False)
 
 
-def test_solution_opens_on_click(page, site):
+def test_every_solution_starts_folded_and_opens_on_click(page, site):
+    """Every solution of the page is a folded dropdown (as many as the source has); the first
+    one's body is hidden until its title is clicked."""
     page.goto(f"{site}/a1-keras-basics/mnist-mlp.html")
     page.wait_for_load_state("load")
-    solution = page.locator("div.solution.dropdown").first
-    body = solution.locator("section, div.section, .cell").first
-    assert solution.count() == 1 and not body.is_visible(), "a solution must start folded"
-    solution.locator(".admonition-title").click()
-    body.wait_for(state="visible", timeout=5000)
-    assert body.is_visible()
+    source = (ROOT / "book" / "a1-keras-basics" / "mnist-mlp.md").read_text()
+    solutions = page.locator("div.solution.dropdown")
+    assert solutions.count() == source.count("```{solution-start}") > 1
+    bodies = [solutions.nth(i).locator("section").first for i in range(solutions.count())]
+    assert not any(body.is_visible() for body in bodies), "every solution must start folded"
+    solutions.first.locator(".admonition-title").click()
+    bodies[0].wait_for(state="visible", timeout=5000)
+    assert bodies[0].is_visible() and not bodies[1].is_visible(), "a click opens that solution only"
+
+
+def expected_ref(config) -> str:
+    """The git ref the launch buttons open: the release the site is built from, else the branch."""
+    return os.environ.get("CNNLAB_BOOK_REF") or config["branch"]
 
 
 def test_colab_link_targets_the_pages_notebook(page, site):
@@ -124,7 +137,32 @@ def test_colab_link_targets_the_pages_notebook(page, site):
     assert link.count() == 1
     href = link.get_attribute("href")
     repo = config["url"].removeprefix("https://github.com/")
-    expected = (f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/"
+    expected = (f"https://colab.research.google.com/github/{repo}/blob/{expected_ref(config)}/"
                 f"{config['path_to_book']}/a2-mnist-convnet/replicate.ipynb")
     assert href == expected
     assert (ROOT / "book" / "a2-mnist-convnet" / "replicate.ipynb").exists()
+
+
+def test_every_notebook_page_links_its_student_version(page, site):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import workbook
+
+    for path in workbook.notebooks():
+        name = workbook.name_of(path)
+        page.goto(f"{site}/{name}.html")
+        page.wait_for_load_state("load")
+        link = page.locator("a.cnnlab-student-colab")
+        assert link.count() == 1, f"{name}: no student-version link"
+        assert link.get_attribute("href") == workbook.student_colab_url(name)
+        assert "blob/v" in link.get_attribute("href") and link.is_visible()
+    # the page's download link reaches the zip, which holds the edition of every notebook
+    href = page.locator("a.cnnlab-student-zip").get_attribute("href")
+    response = page.request.get(urllib.parse.urljoin(page.url, href))
+    assert response.ok and response.url == f"{site}/student-edition.zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.body()))
+    names = sorted(archive.namelist())
+    assert names == sorted(f"cnnlab-student/{workbook.name_of(p)}.ipynb" for p in workbook.notebooks())
+    notebook = json.loads(archive.read("cnnlab-student/a2-mnist-convnet/replicate.ipynb"))
+    assert notebook["metadata"]["cnnlab"]["edition"] == "student"
+    text = json.dumps(notebook)
+    assert "solution-start" not in text and "# your code here" in text
