@@ -18,7 +18,7 @@ def _square(ns):
 
 
 def test_a_right_answer_passes_and_says_what_was_checked(capsys):
-    assert check("t0-square", {"square": lambda x: x * x}) == "square(3) is 9"
+    assert check("t0-square", {"square": lambda x: x * x}) is None  # a cell shows the line once
     assert capsys.readouterr().out == "✔ t0-square: square(3) is 9\n"
 
 

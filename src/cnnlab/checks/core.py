@@ -121,12 +121,13 @@ def run(label: str, namespace: Mapping) -> tuple[bool, str, str]:
         return False, f"running your answer raised {type(error).__name__}: {error}", "run your cell on its own first and read the error"
 
 
-def check(label: str, namespace: Mapping | None = None) -> str:
+def check(label: str, namespace: Mapping | None = None) -> None:
     """Check the answer to exercise ``label``: print ``✔`` and what was verified, or raise
-    :class:`CheckFailed` saying what is wrong, with a hint."""
+    :class:`CheckFailed` saying what is wrong, with a hint. Returns nothing, so a notebook cell
+    shows the line once."""
     passed, message, hint = run(label, namespace if namespace is not None else _user_namespace())
     _log(label, passed, message, find(label).points)
     if passed:
         print(f"{PASS} {label}: {message}")
-        return message
+        return
     raise CheckFailed(f"{FAIL} {label}: {message}" + (f"\n  Hint: {hint}" if hint else ""))
