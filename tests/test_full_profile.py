@@ -27,8 +27,16 @@ NOTEBOOKS = {f"{p.parent.name}/{p.stem}": p for p in workbook.notebooks()}
 #: the notebook's settings table (issue 13); every entry must end as a dict.
 SPEC: dict[str, dict | None] = {
     # Assignment 1 (specs/a1-keras-basics.md)
-    "a1-keras-basics/mnist-mlp": None,
-    "a1-keras-basics/cifar10-mlp-cnn": None,
+    "a1-keras-basics/mnist-mlp": {
+        "train_images": 60_000, "test_images": 10_000, "batch_size": 32, "learning_rate": 0.1,
+        "first_epochs": 5, "runs": 10, "q1_epochs": 5, "epochs": 20, "q3_learning_rate": 0.01,
+        "optimizer_from_q4": "adam", "q6_widths": [2, 4, 8, 16, 32, 64, 128, 256], "q6_runs": 10,
+        "q6_epochs": 10, "q7_runs": 10, "q7_epochs": 20,
+    },
+    "a1-keras-basics/cifar10-mlp-cnn": {
+        "train_images": 50_000, "test_images": 10_000, "batch_size": 32, "optimizer": "adam",
+        "q8_widths": [32, 256], "q8_runs": 10, "q8_epochs": 10, "q9_runs": 10, "q9_epochs": 10,
+    },
 
     # Assignment 2 (specs/a2-mnist-convnet.md)
     "a2-mnist-convnet/replicate": None,

@@ -79,3 +79,43 @@ def test_glue_returns_and_stores_the_words(monkeypatch):
     words = noise.compare([0.8, 0.82], [0.5, 0.52]).glue("q", "beat", "lost to", "tied with")
     assert words == "beat" and stored["q"] == "beat" and stored["q_noise"] == "beyond"
     assert stored["q_diff"] == pytest.approx(0.3) and stored["q_margin"] > 0
+
+
+def test_against_an_exact_value_counts_only_the_measured_side():
+    c = noise.against(0.103, 0.1, n=10_000)  # an untrained network against chance
+    assert c.se == pytest.approx(math.sqrt(0.103 * 0.897 / 1e4)) and c.b.basis == "exact"
+    assert not c.beyond and c.says() == "within noise of"
+    assert noise.against([0.35, 0.36, 0.34], 0.1).says("above", "below") == "above"
+    with pytest.raises(ValueError, match="no noise estimate"):
+        noise.against(0.35, 0.1)
+
+
+def test_paired_runs_use_the_spread_of_the_differences():
+    train = [0.30, 0.20, 0.40, 0.25]  # runs differ a lot ...
+    test = [0.32, 0.23, 0.41, 0.27]  # ... but each run's test loss is above its training loss
+    c = noise.paired(test, train)
+    assert c.difference == pytest.approx(0.02)
+    assert c.se == pytest.approx(np.std([0.02, 0.03, 0.01, 0.02], ddof=1) / 2)
+    assert c.beyond and c.says() == "higher"
+    assert not noise.compare(test, train).beyond  # unpaired, the spread between runs hides it
+    with pytest.raises(ValueError, match="two equally long"):
+        noise.paired([0.1, 0.2], [0.1, 0.2, 0.3])
+
+
+def test_an_experiment_is_summarised_and_compared_epoch_by_epoch():
+    import pandas as pd
+
+    def table(curves):
+        return pd.DataFrame([(run, epoch, "test", "accuracy", value) for run, curve in enumerate(curves)
+                             for epoch, value in enumerate(curve, start=1)],
+                            columns=["run", "epoch", "split", "metric", "value"])
+
+    slow = table([[0.50, 0.90], [0.52, 0.91], [0.48, 0.89]])
+    fast = table([[0.80, 0.90], [0.82, 0.91], [0.81, 0.89]])
+    found = noise.describe_runs(slow, fast, n=10_000, dead=[0, 1, 0])
+    assert found["first"] == pytest.approx(0.50) and found["last"] == pytest.approx(0.90)
+    assert (found["worst"], found["best"], found["runs"], found["dead_runs"]) == (0.89, 0.91, 3, 1)
+    assert found["vs_1"] == "lower than" and found["vs_1_diff"] == pytest.approx(-0.31)
+    assert found["vs_last"] == "within noise of" and found["vs_last_diff"] == pytest.approx(0.0)
+    assert found["vs_1_margin"] == pytest.approx(noise.compare([0.5, 0.52, 0.48], [0.8, 0.82, 0.81], n=10_000).margin)
+    assert "vs_1" not in noise.describe_runs(slow)

@@ -1,5 +1,5 @@
-"""Measurements of trained classifiers that Keras does not report: accuracy per class and dead
-ReLU units.
+"""Measurements of trained classifiers that Keras does not report: a layer's outputs, dead ReLU
+units and accuracy per class.
 """
 
 from __future__ import annotations
@@ -9,11 +9,23 @@ import numpy as np
 import pandas as pd
 
 
+def layer_outputs(model: keras.Model, x, layer: int = -1, batch_size: int = 1024) -> np.ndarray:
+    """The outputs of ``model.layers[layer]`` for every example of ``x`` (inference mode).
+
+    The model is called directly, batch by batch, rather than through ``predict``: every new
+    model's ``predict`` traces a new ``tf.function``, which TensorFlow reports as excessive
+    retracing when many trained models are measured in a loop."""
+    part = keras.Model(model.inputs[0], model.layers[layer].output)
+    x = np.asarray(x)
+    batches = [keras.ops.convert_to_numpy(part(x[start:start + batch_size], training=False))
+               for start in range(0, len(x), batch_size)]
+    return np.concatenate(batches)
+
+
 def dead_units(model: keras.Model, x, layer: int = -1) -> np.ndarray:
     """Indices of the units of ``model.layers[layer]`` that output exactly 0 for every example
     of ``x``: dead ReLUs, which pass back no gradient and so never recover."""
-    part = keras.Model(model.inputs, model.layers[layer].output)
-    outputs = np.asarray(part.predict(x, batch_size=1024, verbose=0))
+    outputs = layer_outputs(model, x, layer)
     return np.flatnonzero(outputs.reshape(len(outputs), -1).max(axis=0) == 0)
 
 

@@ -71,23 +71,6 @@ def _conv_bn(filters: int) -> list:
             layers.Activation("relu")]
 
 
-def five_conv_cnn(input_shape=(32, 32, 3), classes: int = 10, dropout: float = 0.2,
-                  augment: bool = False) -> keras.Sequential:
-    """The past solution's improved network: five batch-normalised 3x3 convolutions
-    (32 | 64-64 | 128-128, same padding) in three max-pooled stages, dropout ``dropout`` after each
-    stage and after Dense(128)."""
-    stack = [keras.Input(shape=input_shape)]
-    if augment:
-        stack.append(augmentation())
-    for stage in ((32,), (64, 64), (128, 128)):
-        for filters in stage:
-            stack += _conv_bn(filters)
-        stack += [layers.MaxPooling2D(2), layers.Dropout(dropout)]
-    stack += [layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dropout(dropout),
-              layers.Dense(classes, activation="softmax")]
-    return keras.Sequential(stack, name="five_conv_cnn" + ("_augmented" if augment else ""))
-
-
 def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
             dropout=(0.2, 0.3, 0.4), augment: bool = True) -> keras.Sequential:
     """VGG-style network: per stage two batch-normalised 3x3 convolutions of ``widths[i]`` filters,

@@ -145,3 +145,53 @@ def rank(results: Mapping[str, Sequence[float] | float], *, n: int | None = None
     sides = {name: side(values, n) for name, values in results.items()}
     order = sorted(sides, key=lambda name: sides[name].mean, reverse=True)
     return order[0], Comparison(sides[order[0]], sides[order[1]])
+
+
+def against(values, reference: float, *, n: int | None = None) -> Comparison:
+    """Compare a result with an exact value that carries no noise of its own: the chance level of
+    a classifier (``1 / classes``), a target, a threshold. Only ``values`` (per-run values, or one
+    accuracy on ``n`` examples) contributes noise."""
+    return Comparison(side(values, n), Side(float(reference), 0.0, 1, "exact"))
+
+
+def paired(a, b) -> Comparison:
+    """Compare two measurements taken on the same runs (run ``r`` gives ``a[r]`` and ``b[r]``: its
+    test loss and its training loss, say).
+
+    What varies from run to run is shared by both, so the noise is the spread of the per-run
+    differences, ``std(a - b) / sqrt(runs)``; it is carried by side ``a`` (side ``b`` is the
+    plain mean), so ``difference``, ``margin`` and ``says`` read as for :func:`compare`.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"a paired comparison needs two equally long sequences of at least two runs, "
+                         f"got shapes {a.shape} and {b.shape}")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("a result is NaN: a run diverged or was never measured")
+    spread = float((a - b).std(ddof=1) / math.sqrt(len(a)))
+    return Comparison(Side(float(a.mean()), spread, len(a), "paired runs"),
+                      Side(float(b.mean()), 0.0, len(b), "paired runs"))
+
+
+def describe_runs(frame, reference=None, *, n: int | None = None, dead=None, epochs=(1, "last"),
+               split: str = "test", metric: str = "accuracy",
+               words: tuple[str, str, str] = ("higher than", "lower than", "within noise of")) -> dict:
+    """The numbers and verdicts a sentence about one experiment of several runs quotes.
+
+    ``frame`` is a tidy table of runs (:mod:`cnnlab.tidy`). The result holds
+    :func:`cnnlab.tidy.run_summary` (``first``, ``last``, ``worst``, ``best``, ``runs``, and
+    ``dead_runs`` when ``dead`` gives a count per run) and, when a ``reference`` table of runs is
+    given, for each epoch ``e`` of ``epochs`` the comparison of the per-run values after that epoch
+    with the reference's: ``vs_<e>`` (one of ``words``: higher, lower, same), ``vs_<e>_diff`` and
+    ``vs_<e>_margin``. ``n`` is the number of examples each accuracy was measured on.
+    """
+    from .tidy import per_run, run_summary
+
+    found = run_summary(frame, split, metric, dead=dead).to_dict()
+    if reference is not None:
+        for epoch in epochs:
+            versus = compare(per_run(frame, epoch, split, metric), per_run(reference, epoch, split, metric), n=n)
+            found[f"vs_{epoch}"] = versus.says(*words)
+            found[f"vs_{epoch}_diff"] = versus.difference
+            found[f"vs_{epoch}_margin"] = versus.margin
+    return found

@@ -44,3 +44,36 @@ def best_epochs(frame: pd.DataFrame) -> pd.DataFrame:
         rows[run] = {"best validation accuracy": val.max(), "best epoch": int(val.idxmax()),
                      "last validation accuracy": val.iloc[-1], "seconds per epoch": seconds.median()}
     return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
+
+
+def run_summary(frame: pd.DataFrame, split: str = "test", metric: str = "accuracy", dead=None) -> pd.Series:
+    """What several runs reached on ``split``: the mean over runs after the first and after the last
+    epoch, and the last epoch's value of the worst and of the best run (keys ``first``, ``last``,
+    ``worst``, ``best``), and the number of runs (``runs``).
+
+    ``dead``, one count per run (of dead units, say), adds ``dead_runs``: how many runs have at
+    least one."""
+    rows = frame[(frame.split == split) & (frame.metric == metric)]
+    if rows.empty:
+        raise ValueError(f"no {metric} on split {split!r} in the frame (splits: {sorted(frame.split.unique())})")
+    curves = rows.pivot(index="epoch", columns="run", values="value")
+    summary = {"first": curves.iloc[0].mean(), "last": curves.iloc[-1].mean(), "worst": curves.iloc[-1].min(),
+               "best": curves.iloc[-1].max(), "runs": curves.shape[1]}
+    if dead is not None:
+        if len(dead) != curves.shape[1]:
+            raise ValueError(f"got {len(dead)} dead-unit counts for {curves.shape[1]} runs")
+        summary["dead_runs"] = sum(int(count) > 0 for count in dead)
+    return pd.Series(summary, name=f"{split} {metric}", dtype=object)
+
+
+def per_run(frame: pd.DataFrame, epoch: int | str = "last", split: str = "test",
+            metric: str = "accuracy") -> pd.Series:
+    """Each run's value of ``metric`` on ``split`` after ``epoch`` (a number from 1, or ``"last"``),
+    indexed by run: the per-run values :func:`cnnlab.noise.compare` takes."""
+    rows = frame[(frame.split == split) & (frame.metric == metric)]
+    if rows.empty:
+        raise ValueError(f"no {metric} on split {split!r} in the frame (splits: {sorted(frame.split.unique())})")
+    at = rows.epoch.max() if epoch == "last" else epoch
+    if at not in set(rows.epoch):
+        raise ValueError(f"no epoch {epoch!r} in the frame: epochs run from 1 to {rows.epoch.max()}")
+    return rows[rows.epoch == at].set_index("run").value.rename(f"{split} {metric}, epoch {at}")
