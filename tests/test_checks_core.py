@@ -18,8 +18,16 @@ def _square(ns):
 
 
 def test_a_right_answer_passes_and_says_what_was_checked(capsys):
-    assert check("t0-square", {"square": lambda x: x * x}) is None  # a cell shows the line once
-    assert capsys.readouterr().out == "✔ t0-square: square(3) is 9\n"
+    verified = check("t0-square", {"square": lambda x: x * x})
+    assert verified == "square(3) is 9" and capsys.readouterr().out == "✔ t0-square: square(3) is 9\n"
+
+
+def test_a_notebook_shows_the_line_once():
+    from IPython.core.formatters import DisplayFormatter
+
+    verified = check("t0-square", {"square": lambda x: x * x})
+    assert DisplayFormatter().format(verified) == ({}, {})  # not displayed again as the cell's value
+    assert DisplayFormatter().format("square(3) is 9")[0]  # a plain string would be
 
 
 def test_a_wrong_answer_fails_with_its_hint():

@@ -121,13 +121,20 @@ def run(label: str, namespace: Mapping) -> tuple[bool, str, str]:
         return False, f"running your answer raised {type(error).__name__}: {error}", "run your cell on its own first and read the error"
 
 
-def check(label: str, namespace: Mapping | None = None) -> None:
-    """Check the answer to exercise ``label``: print ``✔`` and what was verified, or raise
-    :class:`CheckFailed` saying what is wrong, with a hint. Returns nothing, so a notebook cell
-    shows the line once."""
+class Verified(str):
+    """What a passed check verified. A notebook does not display it as the cell's value (the
+    check has printed it already), so the line shows once."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def check(label: str, namespace: Mapping | None = None) -> Verified:
+    """Check the answer to exercise ``label``: print ``✔`` and what was verified (and return it),
+    or raise :class:`CheckFailed` saying what is wrong, with a hint."""
     passed, message, hint = run(label, namespace if namespace is not None else _user_namespace())
     _log(label, passed, message, find(label).points)
     if passed:
         print(f"{PASS} {label}: {message}")
-        return
+        return Verified(message)
     raise CheckFailed(f"{FAIL} {label}: {message}" + (f"\n  Hint: {hint}" if hint else ""))
