@@ -24,9 +24,13 @@ def code_cells(notebook):
 
 def glued_keys(notebook):
     """Patterns of the keys a notebook glues; ``glue(f"q8_{width}", ...)`` matches any
-    ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook."""
+    ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook, and a comparison's
+    ``.glue("key", ...)`` the keys ``key_diff``, ``key_margin`` and ``key_noise`` too."""
     code = "\n".join(c.source for c in code_cells(notebook))
     glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]
+    # Comparison.glue("key", ...) (cnnlab.noise) also glues key_diff, key_margin and key_noise
+    glued += [f"{key}_{suffix}" for key in re.findall(r"\.glue\(\s*[f]?[\"']([\w{}]+)[\"']", code)
+              for suffix in ("diff", "margin", "noise")]
     return [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
 
 

@@ -104,12 +104,13 @@ def direct_responsibilities(x, weights, means, variances) -> np.ndarray:
     """The naive version: densities in probability space, then their ratio.
 
     Correct while the densities are representable; where they all underflow to 0.0 the row is
-    0/0 = NaN (NumPy's warning is silenced: the NaN is the point).
+    0/0 = NaN, where they overflow to inf it is inf/inf = NaN (NumPy's warnings are silenced: the
+    NaN is the point).
     """
     x, weights, means, variances = _check(x, weights, means, variances)
     diff = x[:, None, :] - means[None, :, :]
-    density = np.prod(np.exp(-0.5 * diff**2 / variances[None]) / np.sqrt(2 * np.pi * variances[None]),
-                      axis=2)
-    numerators = weights[None, :] * density
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        density = np.prod(np.exp(-0.5 * diff**2 / variances[None]) / np.sqrt(2 * np.pi * variances[None]),
+                          axis=2)
+        numerators = weights[None, :] * density
         return numerators / numerators.sum(axis=1, keepdims=True)

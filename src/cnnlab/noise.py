@@ -145,3 +145,43 @@ def rank(results: Mapping[str, Sequence[float] | float], *, n: int | None = None
     sides = {name: side(values, n) for name, values in results.items()}
     order = sorted(sides, key=lambda name: sides[name].mean, reverse=True)
     return order[0], Comparison(sides[order[0]], sides[order[1]])
+
+
+@dataclass(frozen=True)
+class PairedComparison(Comparison):
+    """A :class:`Comparison` of two results measured on the same items: its standard error is
+    that of the mean per-item difference, not of two independent means."""
+
+    paired_se: float = 0.0
+
+    @property
+    def se(self) -> float:
+        return self.paired_se
+
+
+def paired(a, b) -> PairedComparison:
+    """Compare two methods measured item by item on the same items (``a - b``).
+
+    ``a`` and ``b`` hold one value per item, in the same order: the squared errors of two
+    predictors on the same test ratings, or the 0/1 correctness of two classifiers on the same
+    test images. What the items share (an easy image, a predictable rating) cancels in the
+    difference, so its standard error ``std(a - b) / sqrt(n)`` is the right noise, usually
+    smaller than that of two independent results.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"expected two sequences of per-item values of the same length (at least 2), "
+                         f"got shapes {a.shape} and {b.shape}")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("a per-item value is NaN: a prediction is missing")
+    n = len(a)
+    se = float((a - b).std(ddof=1) / math.sqrt(n))
+    return PairedComparison(Side(float(a.mean()), float(a.std(ddof=1) / math.sqrt(n)), n, "items"),
+                            Side(float(b.mean()), float(b.std(ddof=1) / math.sqrt(n)), n, "items"), se)
+
+
+def against(a, value: float, *, n: int | None = None) -> Comparison:
+    """Compare result ``a`` (per-run values, or one accuracy on ``n`` examples) with a fixed
+    number that carries no noise of its own, such as chance level (0.1 for ten balanced
+    classes)."""
+    return Comparison(side(a, n), Side(float(value), 0.0, 0, "exact"))
