@@ -6,27 +6,6 @@ import pytest
 from cnnlab import diagnostics, models, plots
 
 
-def test_lenet_cifar_cnn_has_62006_parameters_and_valid_padding():
-    model = models.lenet_cifar_cnn()
-    assert model.count_params() == 62_006
-    assert model.output_shape == (None, 10)
-    assert model.get_layer(index=4).output.shape[1:] == (16 * 5 * 5,)  # Flatten after two VALID convs
-    assert model.layers[-1].activation.__name__ == "linear"  # logits
-
-
-def test_cifar_mlp_has_402250_parameters_and_emits_logits():
-    model = models.cifar_mlp_128_64()
-    assert model.count_params() == 402_250
-    assert model.layers[-1].activation.__name__ == "linear"
-    same = models.mlp(input_shape=(32, 32, 3), hidden=(128, 64), output_activation=None)
-    assert same.count_params() == 402_250
-
-
-def test_cnn_wins_with_about_6_5_times_fewer_parameters():
-    ratio = models.cifar_mlp_128_64().count_params() / models.lenet_cifar_cnn().count_params()
-    assert ratio == pytest.approx(6.5, abs=0.05)
-
-
 def test_per_class_accuracy_from_labels_and_from_scores():
     names = ["a", "b", "c"]
     y_true = np.array([0, 0, 1, 1, 1, 2])

@@ -7,10 +7,11 @@ never enter a sum as zeros: every function multiplies by, or indexes with, the m
 
 The model is ``R ~ U.T @ V`` with ``U`` of shape ``(K, users)`` and ``V`` of shape ``(K, items)``,
 fitted by minimising :func:`objective`, the squared error over the observed training entries plus
-``lam_u ||U||^2 + lam_v ||V||^2``, by alternating least squares. An ALS fit is given here as the
-list of its factors ``[(U, V), ...]`` after every iteration; :func:`record` scores that list on
-named masks (``{"train": ..., "test": ...}``) and :func:`compare` says whether two fits differ
-beyond noise (:mod:`cnnlab.noise`).
+``lam_u ||U||^2 + lam_v ||V||^2``, by alternating least squares. ALS itself is what the
+assignment's exercises ask students to write, so it lives in the notebook's solutions; here an
+ALS fit arrives as the list of its factors ``[(U, V), ...]`` after every iteration.
+:func:`record` scores that list on named masks (``{"train": ..., "test": ...}``) and
+:func:`compare` says whether two fits differ beyond noise (:mod:`cnnlab.noise`).
 """
 
 from __future__ import annotations
@@ -91,47 +92,6 @@ def objective(R, mask, U, V, lam_u: float, lam_v: float | None = None) -> float:
     lam_v = lam_u if lam_v is None else lam_v
     error = np.where(mask, R - U.T @ V, 0.0)
     return float(np.sum(error**2) + lam_u * np.sum(U**2) + lam_v * np.sum(V**2))
-
-
-# --- alternating least squares --------------------------------------------------------------------
-
-
-def ridge_rows(R, mask, V, lam: float) -> np.ndarray:
-    """Ridge solution for every row of ``R`` given the column factors ``V`` (K x columns), batched:
-    row ``u`` solves ``(V_o V_o.T + lam I) w = V_o r_o`` over its observed columns ``o``; the
-    K x K systems of all rows come from one matrix product and one ``np.linalg.solve`` call."""
-    R, mask, V = _as_float(R), np.asarray(mask, dtype=bool), np.asarray(V, dtype=float)
-    k = V.shape[0]
-    outer = (V[:, None, :] * V[None, :, :]).reshape(k * k, -1)  # column i holds v_i v_i^T
-    systems = (mask.astype(float) @ outer.T).reshape(-1, k, k) + lam * np.eye(k)
-    targets = np.where(mask, R, 0.0) @ V.T
-    return np.linalg.solve(systems, targets[..., None])[..., 0].T
-
-
-def ridge_rows_loop(R, mask, V, lam: float) -> np.ndarray:
-    """The same as :func:`ridge_rows`, one row at a time in a Python loop (for comparison)."""
-    R, mask, V = _as_float(R), np.asarray(mask, dtype=bool), np.asarray(V, dtype=float)
-    k = V.shape[0]
-    W = np.zeros((k, R.shape[0]))
-    for u in range(R.shape[0]):
-        V_o = V[:, mask[u]]
-        W[:, u] = np.linalg.solve(V_o @ V_o.T + lam * np.eye(k), V_o @ R[u, mask[u]])
-    return W
-
-
-def als(R, mask, k: int, lam: float, iterations: int, seed: int = 0, solve=ridge_rows) -> list:
-    """Alternating least squares from a seeded standard-normal ``V``: the factors ``(U, V)``
-    after every iteration."""
-    from threadpoolctl import threadpool_limits
-
-    V = np.random.default_rng(seed).standard_normal((k, np.shape(R)[1]))
-    factors = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(iterations):
-            U = solve(R, mask, V, lam)
-            V = solve(np.asarray(R).T, np.asarray(mask).T, U, lam)
-            factors.append((U, V))
-    return factors
 
 
 # --- records of ALS fits --------------------------------------------------------------------------
