@@ -41,3 +41,19 @@ def test_per_class_plot_draws_grouped_bars():
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {"CNN", "MLP"}
     with pytest.raises(ValueError, match="one column per model"):
         plots.per_class_accuracy(pd.Series([0.1, 0.2]))
+
+
+def test_sweep_curves_draws_every_value_and_the_final_errors():
+    rows = [(i, split, k, (1.0 if split == "train" else 2.0) / k + 1 / i)
+            for k in (2, 8) for split in ("train", "test") for i in (1, 2, 3)]
+    frame = pd.DataFrame(rows, columns=["iteration", "split", "K", "mse"])
+    fig = plots.sweep_curves(frame, by="K", log_base=2, ylabel="MSE", title="sweep")
+    curves, finals = fig.axes
+    assert len([line for line in curves.get_lines() if len(line.get_xdata()) == 3]) == 4  # 2 K x 2 splits
+    assert curves.get_yscale() == "log" and finals.get_xscale() == "log"
+    assert [t.get_text() for t in finals.get_xticklabels()] == ["2", "8"]
+    # the right panel holds the last iteration's value of every split at every K
+    drawn = {round(float(y), 6) for line in finals.get_lines() for y in line.get_ydata()}
+    last = frame[frame.iteration == 3]
+    assert {round(v, 6) for v in last.mse} <= drawn
+    assert finals.get_title() == "Final MSE against K" and fig._suptitle.get_text() == "sweep"
