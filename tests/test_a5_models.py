@@ -6,27 +6,6 @@ import pytest
 from cnnlab import diagnostics, models, plots
 
 
-def test_lenet_cifar_cnn_has_62006_parameters_and_valid_padding():
-    model = models.lenet_cifar_cnn()
-    assert model.count_params() == 62_006
-    assert model.output_shape == (None, 10)
-    assert model.get_layer(index=4).output.shape[1:] == (16 * 5 * 5,)  # Flatten after two VALID convs
-    assert model.layers[-1].activation.__name__ == "linear"  # logits
-
-
-def test_cifar_mlp_has_402250_parameters_and_emits_logits():
-    model = models.cifar_mlp_128_64()
-    assert model.count_params() == 402_250
-    assert model.layers[-1].activation.__name__ == "linear"
-    same = models.mlp(input_shape=(32, 32, 3), hidden=(128, 64), output_activation=None)
-    assert same.count_params() == 402_250
-
-
-def test_cnn_wins_with_about_6_5_times_fewer_parameters():
-    ratio = models.cifar_mlp_128_64().count_params() / models.lenet_cifar_cnn().count_params()
-    assert ratio == pytest.approx(6.5, abs=0.05)
-
-
 def test_per_class_accuracy_from_labels_and_from_scores():
     names = ["a", "b", "c"]
     y_true = np.array([0, 0, 1, 1, 1, 2])
@@ -62,3 +41,19 @@ def test_per_class_plot_draws_grouped_bars():
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {"CNN", "MLP"}
     with pytest.raises(ValueError, match="one column per model"):
         plots.per_class_accuracy(pd.Series([0.1, 0.2]))
+
+
+def test_sweep_curves_draws_every_value_and_the_final_errors():
+    rows = [(i, split, k, (1.0 if split == "train" else 2.0) / k + 1 / i)
+            for k in (2, 8) for split in ("train", "test") for i in (1, 2, 3)]
+    frame = pd.DataFrame(rows, columns=["iteration", "split", "K", "mse"])
+    fig = plots.sweep_curves(frame, by="K", log_base=2, ylabel="MSE", title="sweep")
+    curves, finals = fig.axes
+    assert len([line for line in curves.get_lines() if len(line.get_xdata()) == 3]) == 4  # 2 K x 2 splits
+    assert curves.get_yscale() == "log" and finals.get_xscale() == "log"
+    assert [t.get_text() for t in finals.get_xticklabels()] == ["2", "8"]
+    # the right panel holds the last iteration's value of every split at every K
+    drawn = {round(float(y), 6) for line in finals.get_lines() for y in line.get_ydata()}
+    last = frame[frame.iteration == 3]
+    assert {round(v, 6) for v in last.mse} <= drawn
+    assert finals.get_title() == "Final MSE against K" and fig._suptitle.get_text() == "sweep"

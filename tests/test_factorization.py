@@ -1,16 +1,21 @@
 import numpy as np
 import pytest
-from sklearn.linear_model import Ridge
 
 from cnnlab import factorization as F
+from cnnlab import noise
 
 
-def low_rank(users=40, items=30, k=3, observed=0.6, seed=0):
-    """An exactly rank-k matrix (no noise) with a random share of its entries observed."""
-    rng = np.random.default_rng(seed)
-    full = rng.normal(size=(k, users)).T @ rng.normal(size=(k, items))
-    mask = rng.random(full.shape) < observed
-    return np.where(mask, full, np.nan), mask, full
+def als(R, mask, k, lam, iterations, seed=0):
+    """A plain ALS to produce fits for these tests (the notebook's solution is the students' own)."""
+    V = np.random.default_rng(seed).standard_normal((k, R.shape[1]))
+    factors = []
+    for _ in range(iterations):
+        U = np.stack([np.linalg.solve(V[:, m] @ V[:, m].T + lam * np.eye(k), V[:, m] @ r[m])
+                      for m, r in zip(mask, R)], axis=1)
+        V = np.stack([np.linalg.solve(U[:, m] @ U[:, m].T + lam * np.eye(k), U[:, m] @ r[m])
+                      for m, r in zip(mask.T, R.T)], axis=1)
+        factors.append((U, V))
+    return factors
 
 
 @pytest.fixture
@@ -21,90 +26,72 @@ def ratings():
     return np.where(mask, R, np.nan), mask
 
 
-def test_exact_low_rank_matrix_is_fitted_to_near_zero_error():
-    R, mask, full = low_rank()
-    result = F.als(R, mask, k=3, lam_u=0.0, iterations=300, seed=1)
-    assert result.U.shape == (3, 40) and result.V.shape == (3, 30)
-    assert result.final()["train"] < 1e-8
-    # and, the rank being right, the missing entries are recovered too
-    assert np.mean((result.predict() - full)[~mask] ** 2) < 1e-6
+def test_the_objective_counts_observed_entries_and_both_penalties():
+    R = np.array([[1.0, np.nan], [3.0, 4.0]])
+    mask = ~np.isnan(R)
+    U, V = np.ones((1, 2)), np.full((1, 2), 2.0)  # every prediction is 2
+    assert F.objective(R, mask, U, V, lam_u=0.5, lam_v=0.25) == pytest.approx(1 + 1 + 4 + 0.5 * 2 + 0.25 * 8)
+    assert F.objective(R, mask, U, V, lam_u=0.5) == pytest.approx(6 + 0.5 * 2 + 0.5 * 8)
 
 
-def test_each_row_is_the_ridge_closed_form(ratings):
-    R, mask = ratings
-    lam = 0.7
-    result = F.als(R, mask, k=4, lam_u=lam, iterations=5, seed=0)
-    # the last half-step solved every item's column of V with U fixed: a ridge regression each
-    for item in range(R.shape[1]):
-        users = np.flatnonzero(mask[:, item])
-        ridge = Ridge(alpha=lam, fit_intercept=False).fit(result.U[:, users].T, R[users, item])
-        assert np.allclose(result.V[:, item], ridge.coef_, atol=1e-8)
-    # and solve_rows gives the same closed form for the users
-    W = F.solve_rows(R, mask, result.V, lam)
-    for user in range(R.shape[0]):
-        items = np.flatnonzero(mask[user])
-        ridge = Ridge(alpha=lam, fit_intercept=False).fit(result.V[:, items].T, R[user, items])
-        assert np.allclose(W[:, user], ridge.coef_, atol=1e-8)
-
-
-def test_vectorised_and_loop_versions_agree(ratings):
-    R, mask = ratings
-    V = np.random.default_rng(0).normal(size=(5, R.shape[1]))
-    assert np.allclose(F.solve_rows(R, mask, V, 0.3), F.solve_rows_loop(R, mask, V, 0.3))
-    a = F.als(R, mask, k=5, lam_u=0.1, lam_v=0.2, iterations=6, method="vectorised")
-    b = F.als(R, mask, k=5, lam_u=0.1, lam_v=0.2, iterations=6, method="loop")
-    assert np.allclose(a.U, b.U) and np.allclose(a.V, b.V)
-    assert np.allclose(a.history.mse, b.history.mse)
-
-
-def test_missing_entries_never_enter_the_fit(ratings):
-    R, mask = ratings
-    filled = np.where(mask, R, 0.0)  # zeros where nothing was rated, as in the original course file
-    wild = np.where(mask, R, 1e6)
-    results = [F.als(M, mask, k=3, lam_u=0.1, iterations=4) for M in (R, filled, wild)]
-    assert all(np.allclose(results[0].V, r.V) for r in results[1:])
-
-
-def test_objective_never_increases(ratings):
-    R, mask = ratings
-    values = [F.objective(R, mask, r.U, r.V, 0.5, 0.5)
-              for r in (F.als(R, mask, k=3, lam_u=0.5, iterations=n) for n in range(1, 8))]
-    assert all(later <= earlier + 1e-9 for earlier, later in zip(values, values[1:]))
-    assert values[-1] < values[0]
-
-
-def test_regularisation_shrinks_the_factors(ratings):
-    R, mask = ratings
-    small = F.als(R, mask, k=4, lam_u=0.01, iterations=10)
-    large = F.als(R, mask, k=4, lam_u=10.0, iterations=10)
-    assert np.linalg.norm(large.U) < np.linalg.norm(small.U)
-    assert large.final()["train"] > small.final()["train"]
-
-
-def test_history_records_every_iteration_and_split(ratings):
+def test_a_record_scores_every_iteration_and_split(ratings):
     R, mask = ratings
     train, test = F.split_entries(mask, 0.2, seed=0)
-    result = F.als(R, train, k=2, iterations=7, evaluate={"test": test})
-    assert list(result.history.columns) == ["iteration", "split", "mse"]
-    assert len(result.history) == 14 and set(result.history.split) == {"train", "test"}
-    assert result.final()["test"] == pytest.approx(F.masked_mse(R, result.predict(), test))
-    assert 0 < result.solve_seconds <= result.seconds
+    fit = F.record(R, als(R, train, k=2, lam=0.1, iterations=7), {"train": train, "test": test}, K=2)
+    assert list(fit.history.columns) == ["iteration", "split", "mse", "K"]
+    assert len(fit.history) == 14 and set(fit.history.split) == {"train", "test"}
+    assert fit.final()["test"] == pytest.approx(F.masked_mse(R, fit.prediction(), test))
+    assert fit.errors("test").mean() == pytest.approx(fit.final()["test"])
+    best = fit.best_iteration("test")
+    assert fit.errors("test", best).mean() == pytest.approx(fit.history.query("split == 'test'").mse.min())
+    with pytest.raises(ValueError, match=r"U of shape \(K, 30\)"):
+        F.record(R, [(np.ones((2, 29)), np.ones((2, 25)))], {"train": train})
+    with pytest.raises(ValueError, match="no factors"):
+        F.record(R, [], {"train": train})
+
+
+def test_compare_pairs_fits_scored_on_the_same_ratings(ratings):
+    R, mask = ratings
+    train, test = F.split_entries(mask, 0.3, seed=1)
+    masks = {"train": train, "test": test}
+    good = F.record(R, als(R, train, k=2, lam=5.0, iterations=10), masks)
+    noisy = F.record(R, als(R, train, k=8, lam=0.001, iterations=10), masks)
+    c = F.compare(noisy, good)
+    assert isinstance(c, noise.PairedComparison)
+    assert c.difference == pytest.approx(noisy.final()["test"] - good.final()["test"])
+    other_train, other_test = F.split_entries(mask, 0.5, seed=2)
+    elsewhere = F.record(R, als(R, other_train, k=2, lam=5.0, iterations=10),
+                         {"train": other_train, "test": other_test})
+    assert not isinstance(F.compare(elsewhere, good), noise.PairedComparison)
+
+
+def test_a_sweep_summary_says_which_way_each_error_moves():
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(2, 80)).T @ rng.normal(size=(2, 60)) + rng.normal(0, 0.5, (80, 60))
+    mask = rng.random(full.shape) < 0.5  # rank 2 plus noise, half observed
+    R = np.where(mask, full, np.nan)
+    train, test = F.split_entries(mask, 0.3, seed=1)
+    records = {k: F.record(R, als(R, train, k=k, lam=0.001, iterations=15), {"train": train, "test": test})
+               for k in (2, 12)}
+    summary = F.sweep_summary(records)
+    assert (summary["low"], summary["high"]) == (2, 12)
+    assert summary["train_change"] == "falls"  # twelve factors fit the noise too ...
+    assert summary["test_change"] == "rises"  # ... and predict new ratings far worse
+    assert summary["best"] == 2 and summary["best_noise"] == "beyond"
+    same = F.sweep_summary({1: records[2], 2: records[2]})
+    assert same["test_change"] == "changes only within noise" and same["best_noise"] == "within"
 
 
 def test_splits_are_disjoint_cover_the_observed_entries_and_are_seeded(ratings):
     R, mask = ratings
-    parts = F.train_validation_test(mask, test=0.2, validation=0.25, seed=4)
-    total = sum(p.astype(int) for p in parts.values())
-    assert total.max() == 1 and np.array_equal(total.astype(bool), mask)  # disjoint, covering
-    n = mask.sum()
-    assert parts["test"].sum() == round(0.2 * n)
-    assert parts["validation"].sum() == round(0.25 * (n - round(0.2 * n)))
-    again = F.train_validation_test(mask, test=0.2, validation=0.25, seed=4)
-    other = F.train_validation_test(mask, test=0.2, validation=0.25, seed=5)
-    assert all(np.array_equal(parts[k], again[k]) for k in parts)
-    assert not np.array_equal(parts["test"], other["test"])
+    kept, held_out = F.split_entries(mask, 0.2, seed=4)
+    assert not (kept & held_out).any() and np.array_equal(kept | held_out, mask)  # disjoint, covering
+    assert held_out.sum() == round(0.2 * mask.sum())
+    again = F.split_entries(mask, 0.2, seed=4)[1]
+    other = F.split_entries(mask, 0.2, seed=5)[1]
+    assert np.array_equal(held_out, again) and not np.array_equal(held_out, other)
     # entries, not whole users: held-out entries come from many different rows
-    assert np.count_nonzero(parts["test"].any(axis=1)) > 0.5 * R.shape[0]
+    assert np.count_nonzero(held_out.any(axis=1)) > 0.5 * R.shape[0]
 
 
 def test_masked_mse_uses_only_the_mask():
@@ -137,13 +124,23 @@ def test_baselines():
 
 def test_clear_errors(ratings):
     R, mask = ratings
-    with pytest.raises(ValueError, match="no observed entries"):
-        F.als(R, np.zeros_like(mask), k=2)
     with pytest.raises(ValueError, match=r"shape of the rating matrix \(30, 25\)"):
-        F.als(R, mask[:, :10], k=2)
-    with pytest.raises(ValueError, match="unknown method"):
-        F.als(R, mask, k=2, method="gpu")
-    with pytest.raises(ValueError, match=r"factors of shape \(K, 25\)"):
-        F.solve_rows(R, mask, np.ones((3, 7)), 0.1)
+        F.record(R, als(R, mask, k=2, lam=0.1, iterations=1), {"train": mask[:, :10]})
     with pytest.raises(ValueError, match="no observed entries"):
         F.split_entries(np.zeros((3, 3), dtype=bool), 0.5)
+    with pytest.raises(ValueError, match="at least two settings"):
+        F.sweep_summary({})
+
+
+def test_users_grouped_by_their_number_of_training_ratings(ratings):
+    R, mask = ratings
+    train, test = F.split_entries(mask, 0.3, seed=1)
+    fit = F.record(R, als(R, train, k=2, lam=0.1, iterations=3), {"train": train, "test": test})
+    count = train.sum(axis=1)
+    table = F.by_training_count(fit, [0, 6, 8])
+    assert list(table.index) == ["0-5", "6-7", "8 or more"]
+    assert table.users.sum() == R.shape[0] and table.loc["6-7", "users"] == ((count >= 6) & (count < 8)).sum()
+    few = table.attrs["users"]["0-5"]
+    expected = F.masked_mse(R, fit.prediction(), test & few[:, None])
+    assert table.loc["0-5", "test MSE"] == pytest.approx(expected)
+    assert fit.errors("train", users=few).mean() == pytest.approx(table.loc["0-5", "train MSE"])

@@ -57,9 +57,16 @@ SPEC: dict[str, dict | None] = {
     "a4-cifar10-lab/questions": None,
 
     # Assignment 5 (specs/a5-mixtures-factorization.md)
-    "a5-mixtures-factorization/mixture": None,
-    "a5-mixtures-factorization/matrix-factorization": None,
-    "a5-mixtures-factorization/cnn-vs-mlp": None,
+    "a5-mixtures-factorization/mixture": {
+        "weights": [0.5, 0.5], "means": [0.0, 1.13], "variances": [0.01, 0.006], "point": 5.0},
+    "a5-mixtures-factorization/matrix-factorization": {
+        "users": 375, "movies": 500, "iterations": 30, "rank": 8, "lam": 0.01,
+        "test_fractions": [0.1, 0.3, 0.5, 0.7], "sweep_fraction": 0.1, "ranks": [4, 8, 16, 32],
+        "lambdas": [0.01, 0.1, 0.25, 0.5, 1], "grid_ranks": [2, 4, 6, 8, 10],
+        "grid_lambdas": [0.01, 0.1, 0.5, 1, 10]},
+    "a5-mixtures-factorization/cnn-vs-mlp": {
+        "train_images": 50_000, "test_images": 10_000, "epochs": 2, "optimizer": "sgd",
+        "learning_rate": 0.001, "momentum": 0.9, "batch_size": 4},
 }
 
 

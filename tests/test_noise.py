@@ -119,3 +119,24 @@ def test_an_experiment_is_summarised_and_compared_epoch_by_epoch():
     assert found["vs_last"] == "within noise of" and found["vs_last_diff"] == pytest.approx(0.0)
     assert found["vs_1_margin"] == pytest.approx(noise.compare([0.5, 0.52, 0.48], [0.8, 0.82, 0.81], n=10_000).margin)
     assert "vs_1" not in noise.describe_runs(slow)
+
+
+def test_paired_items_use_the_noise_of_the_differences():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 1.0, 400)  # what the items share: large, and it cancels
+    a, b = shared + 0.05 + rng.normal(0, 0.05, 400), shared + rng.normal(0, 0.05, 400)
+    c = noise.paired(a, b)
+    assert c.difference == pytest.approx(a.mean() - b.mean())
+    assert c.se == pytest.approx(np.std(a - b, ddof=1) / 20)
+    assert c.beyond and c.says() == "higher"
+    # the same numbers as independent results: the shared part swamps the gap
+    assert not noise.compare(a, b).beyond
+    with pytest.raises(ValueError, match="same length"):
+        noise.paired(a, b[:-1])
+
+
+def test_against_a_fixed_number_uses_only_the_noise_of_the_result():
+    c = noise.against(0.125, 0.1, n=10_000)
+    assert c.se == pytest.approx(noise.accuracy_se(0.125, 10_000))
+    assert c.beyond and c.says("above", "below", "at") == "above"
+    assert noise.against([0.11, 0.09, 0.10], 0.1).says("above", "below", "at") == "at"

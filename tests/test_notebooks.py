@@ -24,7 +24,8 @@ def code_cells(notebook):
 
 def glued_keys(notebook):
     """Patterns of the keys a notebook glues; ``glue(f"q8_{width}", ...)`` matches any
-    ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook."""
+    ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook, and a comparison's
+    ``.glue("key", ...)`` the keys ``key_diff``, ``key_margin`` and ``key_noise`` too."""
     code = "\n".join(c.source for c in code_cells(notebook))
     glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]
     # a cnnlab.noise Comparison's .glue(key, ...) also glues key_diff, key_margin and key_noise

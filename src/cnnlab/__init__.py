@@ -8,8 +8,8 @@ Modules, each with one job, from the bottom layer up (a module imports only from
                    the MovieLens ratings matrix
 ``models``         builders for the architectures the notebooks reuse
 ``reference``      NumPy convolution and dense layer, written out by hand
-``mixture``        mixture responsibilities in log space
-``factorization``  alternating least squares on observed entries
+``mixture``        mixture responsibilities computed directly (to show where they break)
+``factorization``  matrix factorization on observed entries: splits, errors, records of fits
 ``tidy``           tidy result tables (run, epoch, split, metric, value) from Keras histories
 ``diagnostics``    accuracy per class, dead ReLU units
 ``plots``          image grids, learning curves, confusion matrices, per-class bars, panels
@@ -20,7 +20,7 @@ Modules, each with one job, from the bottom layer up (a module imports only from
 
 Layers: ``config``, ``report``, ``data``, ``models``, ``reference``, ``mixture``,
 ``factorization``, ``tidy``, ``diagnostics`` and ``plots`` import no cnnlab module except
-``config``/``report``/``data``; ``recorders`` and ``stacked`` build on ``tidy``; ``multirun`` on
+``config``/``report``/``data`` (``factorization`` also ``noise``); ``recorders`` and ``stacked`` build on ``tidy``; ``multirun`` on
 ``recorders`` and ``stacked``; ``handloop`` on ``multirun``. Nothing imports upwards, so there is no
 cycle (``tests/test_layers.py`` checks it).
 

@@ -1,30 +1,28 @@
-"""Matrix factorization by alternating least squares on observed entries (assignment 5, part 2).
+"""Matrix factorization on observed entries (assignment 5, part 2): splits, errors, records of ALS
+fits, verdicts, baselines.
 
 A rating matrix ``R`` (users x items) is a float array with ``NaN`` where no rating exists; the
 entries a computation may use are given by a boolean ``mask`` of the same shape. Missing entries
 never enter a sum as zeros: every function multiplies by, or indexes with, the mask.
 
 The model is ``R ~ U.T @ V`` with ``U`` of shape ``(K, users)`` and ``V`` of shape ``(K, items)``,
-fitted by minimising
-
-    sum over observed (u, i) of (R[u, i] - U[:, u] @ V[:, i])**2 + lam_u ||U||^2 + lam_v ||V||^2.
-
-Holding ``V`` fixed, each user's column ``U[:, u]`` is a ridge regression on the items that user
-rated: ``(V_o V_o.T + lam_u I) U[:, u] = V_o r_o``. :func:`solve_rows` builds all those K x K
-systems at once and solves them in one batched ``np.linalg.solve`` call; :func:`solve_rows_loop`
-is the per-user Python loop, kept to measure the speed-up and to test that both agree.
+fitted by minimising :func:`objective`, the squared error over the observed training entries plus
+``lam_u ||U||^2 + lam_v ||V||^2``, by alternating least squares. ALS itself is what the
+assignment's exercises ask students to write, so it lives in the notebook's solutions; here an
+ALS fit arrives as the list of its factors ``[(U, V), ...]`` after every iteration.
+:func:`record` scores that list on named masks (``{"train": ..., "test": ...}``) and
+:func:`compare` says whether two fits differ beyond noise (:mod:`cnnlab.noise`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-METHODS = ("vectorised", "loop")
+from . import noise
 
 
 def _as_float(R) -> np.ndarray:
@@ -50,8 +48,8 @@ def _check_mask(R: np.ndarray, mask, name: str = "mask") -> np.ndarray:
     return mask
 
 
-def masked_mse(R, prediction, mask) -> float:
-    """Mean squared error of ``prediction`` over the entries where ``mask`` is True only."""
+def squared_errors(R, prediction, mask) -> np.ndarray:
+    """``(R - prediction)**2`` on the entries where ``mask`` is True, as a flat array."""
     R = _as_float(R)
     prediction = np.asarray(prediction, dtype=float)
     if prediction.shape != R.shape:
@@ -59,10 +57,12 @@ def masked_mse(R, prediction, mask) -> float:
     mask = _check_mask(R, mask)
     if not mask.any():
         raise ValueError("the mask selects no entries: the mean squared error is undefined")
-    return float(np.mean((R[mask] - prediction[mask]) ** 2))
+    return (R[mask] - prediction[mask]) ** 2
 
 
-# --- entry-level splits ---------------------------------------------------------------------------
+def masked_mse(R, prediction, mask) -> float:
+    """Mean squared error of ``prediction`` over the entries where ``mask`` is True only."""
+    return float(np.mean(squared_errors(R, prediction, mask)))
 
 
 def split_entries(mask, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -85,151 +85,145 @@ def split_entries(mask, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.
     return mask & ~held_out, held_out
 
 
-def train_validation_test(mask, test: float, validation: float, seed: int = 0) -> dict[str, np.ndarray]:
-    """Entry-level split: ``test`` of the observed entries, then ``validation`` of the rest.
-
-    Returns ``{"train": ..., "validation": ..., "test": ...}``, disjoint masks covering ``mask``.
-    """
-    rest, test_mask = split_entries(mask, test, seed=seed)
-    train_mask, validation_mask = split_entries(rest, validation, seed=seed + 1)
-    return {"train": train_mask, "validation": validation_mask, "test": test_mask}
-
-
-# --- alternating least squares --------------------------------------------------------------------
-
-
-def solve_rows(R, mask, V, lam: float) -> np.ndarray:
-    """Ridge solution for every row of ``R`` given the column factors ``V`` (K x columns), batched.
-
-    Row ``u`` solves ``(V_o V_o.T + lam I) w = V_o r_o`` over its observed columns ``o``.
-    The K x K matrices of all rows come from one matrix product (mask @ outer products of V's
-    columns) and are solved in one ``np.linalg.solve`` call. Returns ``W`` of shape (K, rows).
-    """
-    R, mask, V = _as_float(R), np.asarray(mask, dtype=bool), np.asarray(V, dtype=float)
-    if V.ndim != 2 or V.shape[1] != R.shape[1]:
-        raise ValueError(f"expected factors of shape (K, {R.shape[1]}) for {R.shape[1]} columns, got {V.shape}")
-    return batched_ridge(mask.astype(float), np.where(mask, R, 0.0), V, lam)
-
-
-def batched_ridge(weights: np.ndarray, filled: np.ndarray, V: np.ndarray, lam: float) -> np.ndarray:
-    """The core of :func:`solve_rows`, on inputs :func:`als` prepares once per fit: the 0/1 mask as
-    floats (``weights``) and the ratings with every missing entry set to 0 (``filled``; those
-    zeros are multiplied by weight 0, so they never count)."""
-    k = V.shape[0]
-    outer = (V[:, None, :] * V[None, :, :]).reshape(k * k, -1)  # column i holds v_i v_i^T, flattened
-    systems = (weights @ outer.T).reshape(-1, k, k)  # row u: sum over observed i of v_i v_i^T
-    systems += lam * np.eye(k)
-    targets = filled @ V.T  # row u: sum over observed columns i of r_ui v_i
-    try:
-        return np.linalg.solve(systems, targets[..., None])[..., 0].T
-    except np.linalg.LinAlgError as error:
-        raise np.linalg.LinAlgError(
-            f"a row's ridge system is singular ({error}): with lam = {lam}, every row needs at least "
-            f"K = {k} observed entries; use lam > 0"
-        ) from error
-
-
-def solve_rows_loop(R, mask, V, lam: float) -> np.ndarray:
-    """The same as :func:`solve_rows`, one row at a time in a Python loop (for comparison)."""
-    R, mask, V = _as_float(R), np.asarray(mask, dtype=bool), np.asarray(V, dtype=float)
-    k = V.shape[0]
-    W = np.zeros((k, R.shape[0]))
-    for u in range(R.shape[0]):
-        cols = np.flatnonzero(mask[u])
-        V_o = V[:, cols]
-        W[:, u] = np.linalg.solve(V_o @ V_o.T + lam * np.eye(k), V_o @ R[u, cols])
-    return W
-
-
-def objective(R, mask, U, V, lam_u: float, lam_v: float) -> float:
-    """The ALS objective: squared error over ``mask`` plus ``lam_u ||U||^2 + lam_v ||V||^2``."""
+def objective(R, mask, U, V, lam_u: float, lam_v: float | None = None) -> float:
+    """The ALS objective: squared error over ``mask`` plus ``lam_u ||U||^2 + lam_v ||V||^2``
+    (``lam_v`` defaults to ``lam_u``)."""
     R = _as_float(R)
+    lam_v = lam_u if lam_v is None else lam_v
     error = np.where(mask, R - U.T @ V, 0.0)
     return float(np.sum(error**2) + lam_u * np.sum(U**2) + lam_v * np.sum(V**2))
 
 
-@dataclass
-class ALSResult:
-    """Factors ``U`` (K x users) and ``V`` (K x items), and the MSE per split after each iteration.
+# --- records of ALS fits --------------------------------------------------------------------------
 
-    ``history`` is a tidy DataFrame with columns ``iteration, split, mse``; ``seconds`` is the
-    wall time of the iterations (evaluation included), ``solve_seconds`` the part spent solving
-    for ``U`` and ``V``.
+
+@dataclass
+class Record:
+    """One ALS fit: its factors after every iteration, the masks it is scored on, its settings.
+
+    ``history`` is a tidy DataFrame: ``iteration, split, mse`` and one column per setting.
     """
 
-    U: np.ndarray
-    V: np.ndarray
-    history: pd.DataFrame
-    seconds: float
-    solve_seconds: float
+    R: np.ndarray
+    factors: list
+    masks: dict
     settings: dict = field(default_factory=dict)
+    history: pd.DataFrame = field(default=None, repr=False)
 
-    def predict(self) -> np.ndarray:
-        """The completed matrix ``U.T @ V`` (users x items)."""
-        return self.U.T @ self.V
+    @property
+    def U(self) -> np.ndarray:
+        return self.factors[-1][0]
+
+    @property
+    def V(self) -> np.ndarray:
+        return self.factors[-1][1]
+
+    def prediction(self, iteration: int | None = None) -> np.ndarray:
+        """The completed matrix ``U.T @ V`` after ``iteration`` (1-based; default: the last)."""
+        U, V = self.factors[(iteration or len(self.factors)) - 1]
+        return U.T @ V
 
     def final(self) -> pd.Series:
         """The MSE of every split after the last iteration."""
         last = self.history[self.history.iteration == self.history.iteration.max()]
         return last.set_index("split")["mse"]
 
+    def errors(self, split: str = "test", iteration: int | None = None, users=None) -> np.ndarray:
+        """Squared errors on the entries of ``split`` after ``iteration`` (default: the last),
+        only in the rows of ``users`` (a boolean mask over the users) when given."""
+        mask = self.masks[split]
+        if users is not None:
+            mask = mask & np.asarray(users, dtype=bool)[:, None]
+        return squared_errors(self.R, self.prediction(iteration), mask)
 
-def als(R, train_mask, k: int, lam_u: float = 0.01, lam_v: float | None = None, iterations: int = 30,
-        evaluate: dict | None = None, seed: int = 0, method: str = "vectorised") -> ALSResult:
-    """Fit ``R ~ U.T @ V`` by alternating least squares on the entries of ``train_mask`` only.
+    def best_iteration(self, split: str = "test") -> int:
+        """The iteration with the lowest MSE on ``split``."""
+        rows = self.history[self.history.split == split]
+        return int(rows.loc[rows.mse.idxmin(), "iteration"])
 
-    ``V`` starts from standard normal numbers (seeded); each iteration solves for all users with
-    ``V`` fixed, then for all items with ``U`` fixed. ``lam_v`` defaults to ``lam_u``. After every
-    iteration the MSE is recorded on ``"train"`` and on every named mask of ``evaluate``
-    (e.g. ``{"test": test_mask}``). ``method="loop"`` solves row by row (slow, for comparison).
-    """
+
+def record(R, factors: Sequence, masks: Mapping[str, np.ndarray], **settings) -> Record:
+    """Score an ALS fit, given as its factors ``[(U, V), ...]`` after every iteration, on every
+    named mask (e.g. ``{"train": train, "test": test}``); ``settings`` (``K=8``, ``λ=0.01`` ...)
+    become columns of the history."""
     R = _as_float(R)
-    train_mask = _check_mask(R, train_mask, "train_mask")
-    evaluate = {name: _check_mask(R, m, f"evaluate[{name!r}]") for name, m in (evaluate or {}).items()}
-    if not train_mask.any():
-        raise ValueError("train_mask selects no observed entries: there is nothing to fit")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}: use one of {METHODS}")
-    if k < 1 or iterations < 1:
-        raise ValueError(f"k and iterations must be at least 1, got k={k}, iterations={iterations}")
-    lam_v = lam_u if lam_v is None else lam_v
-    if lam_u < 0 or lam_v < 0:
-        raise ValueError(f"regularisation must be non-negative, got lam_u={lam_u}, lam_v={lam_v}")
-    if method == "vectorised":  # prepare the masks once, in both orientations
-        by_user = (train_mask.astype(float), np.where(train_mask, R, 0.0))
-        by_item = (np.ascontiguousarray(by_user[0].T), np.ascontiguousarray(by_user[1].T))
+    masks = {name: _check_mask(R, m, f"masks[{name!r}]") for name, m in masks.items()}
+    factors = list(factors)
+    if not factors:
+        raise ValueError("no factors to record: expected one (U, V) pair per iteration")
+    for i, pair in enumerate(factors, start=1):
+        if len(pair) != 2:
+            raise ValueError(f"iteration {i}: expected a pair (U, V), got {len(pair)} items")
+        U, V = (np.asarray(f, dtype=float) for f in pair)
+        if U.ndim != 2 or V.ndim != 2 or U.shape[0] != V.shape[0] or (U.shape[1], V.shape[1]) != R.shape:
+            raise ValueError(f"iteration {i}: expected U of shape (K, {R.shape[0]}) and V of shape "
+                             f"(K, {R.shape[1]}), got {U.shape} and {V.shape}")
+    rows = [(i, name, masked_mse(R, U.T @ V, m))
+            for i, (U, V) in enumerate(factors, start=1) for name, m in masks.items()]
+    history = pd.DataFrame(rows, columns=["iteration", "split", "mse"]).assign(**settings)
+    return Record(R, factors, masks, dict(settings), history)
 
-        def solve_users(V):
-            return batched_ridge(*by_user, V, lam_u)
 
-        def solve_items(U):
-            return batched_ridge(*by_item, U, lam_v)
-    else:
-        def solve_users(V):
-            return solve_rows_loop(R, train_mask, V, lam_u)
+def compare(a: Record, b: Record, split: str = "test", iteration_a: int | None = None,
+            iteration_b: int | None = None) -> noise.Comparison:
+    """Is ``a``'s MSE on ``split`` different from ``b``'s beyond noise? (``a - b``; after the last
+    iterations unless given.) Scored on the same entries, the comparison is paired rating by
+    rating (:func:`noise.paired`); on different entries (another test fraction), the two sets of
+    squared errors are independent samples (:func:`noise.compare`)."""
+    errors_a, errors_b = a.errors(split, iteration_a), b.errors(split, iteration_b)
+    if np.array_equal(a.masks[split], b.masks[split]):
+        return noise.paired(errors_a, errors_b)
+    return noise.compare(errors_a, errors_b)
 
-        def solve_items(U):
-            return solve_rows_loop(R.T, train_mask.T, U, lam_v)
 
-    V = np.random.default_rng(seed).standard_normal((k, R.shape[1]))
-    rows = []
-    solve_seconds = 0.0
-    start = time.perf_counter()
-    # The matrices are small: one BLAS thread is as fast as several on an idle machine and much
-    # faster on a busy one (threads waiting for each other), for both methods alike.
-    with threadpool_limits(limits=1, user_api="blas"):
-        for iteration in range(1, iterations + 1):
-            tick = time.perf_counter()
-            U = solve_users(V)
-            V = solve_items(U)
-            solve_seconds += time.perf_counter() - tick
-            prediction = U.T @ V
-            for name, m in {"train": train_mask, **evaluate}.items():
-                rows.append((iteration, name, masked_mse(R, prediction, m)))
-    seconds = time.perf_counter() - start
-    history = pd.DataFrame(rows, columns=["iteration", "split", "mse"])
-    settings = {"k": k, "lam_u": lam_u, "lam_v": lam_v, "iterations": iterations, "method": method}
-    return ALSResult(U, V, history, seconds, solve_seconds, settings)
+def by_training_count(fit: Record, edges: Sequence[int], split: str = "test") -> pd.DataFrame:
+    """The users of ``fit`` grouped by their number of training ratings: ``edges`` are the lower
+    bounds of the groups (the last group has no upper bound). One row per group that has
+    ``split`` ratings: the group's label, its number of users, its training MSE and its ``split``
+    MSE; ``users`` (a boolean mask) in ``frame.attrs["users"]`` for each label."""
+    count = fit.masks["train"].sum(axis=1)
+    bounds = list(edges) + [np.inf]
+    rows, members = [], {}
+    for lower, upper in zip(bounds, bounds[1:]):
+        users = (count >= lower) & (count < upper)
+        label = f"{lower}-{upper - 1:.0f}" if np.isfinite(upper) else f"{lower} or more"
+        if not (fit.masks[split] & users[:, None]).any():
+            continue
+        members[label] = users
+        rows.append({"training ratings": label, "users": int(users.sum()),
+                     "train MSE": float(fit.errors("train", users=users).mean()),
+                     f"{split} MSE": float(fit.errors(split, users=users).mean())})
+    frame = pd.DataFrame(rows).set_index("training ratings")
+    frame.attrs["users"] = members
+    return frame
+
+
+CHANGE = {"higher": "rises", "lower": "falls", "same": "changes only within noise"}
+
+
+def sweep_summary(records: Mapping[float, Record]) -> dict:
+    """What a sweep of one setting shows, from its lowest value to its highest.
+
+    ``records`` maps each value of the setting to its fit. Returns ``low``/``high`` (the ends),
+    for ``train`` and ``test`` the final MSE at both ends (``train_low`` ...), the words for the
+    change (``train_change``: "rises", "falls" or "changes only within noise") and its noise margin
+    (``train_margin``); ``best``, the value with the lowest final test MSE, and ``best_noise``:
+    "beyond" or "within", whether it beats the runner-up beyond noise.
+    """
+    if len(records) < 2:
+        raise ValueError(f"a sweep needs at least two settings, got {list(records)}")
+    low, high = min(records), max(records)
+    summary = {"low": low, "high": high}
+    for split in ("train", "test"):
+        change = compare(records[high], records[low], split)
+        summary[f"{split}_low"] = float(records[low].final()[split])
+        summary[f"{split}_high"] = float(records[high].final()[split])
+        summary[f"{split}_change"] = change.says(CHANGE["higher"], CHANGE["lower"], CHANGE["same"])
+        summary[f"{split}_margin"] = change.margin
+    order = sorted(records, key=lambda value: records[value].final()["test"])
+    summary["best"] = order[0]
+    summary["best_noise"] = "beyond" if compare(records[order[1]], records[order[0]]).beyond else "within"
+    return summary
 
 
 # --- baselines ------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-"""Mixture responsibilities for diagonal Gaussians, computed in log space (assignment 5, part 1).
+"""Mixture responsibilities for diagonal Gaussians, computed directly in probability space
+(assignment 5, part 1), to show where that breaks.
 
 The responsibility of component ``k`` for a point ``x`` is
 
     r_k(x) = pi_k N(x | mu_k, diag(var_k)) / sum_j pi_j N(x | mu_j, diag(var_j)).
 
 Far from every component, or in many dimensions, each density underflows to exactly 0.0 in
-float64 and the ratio becomes 0/0. :func:`responsibilities` works with the logarithms instead and
-normalises with the log-sum-exp trick: subtract the largest log term before exponentiating, so the
-largest term becomes exp(0) = 1 and nothing underflows that matters. :func:`direct_responsibilities`
-is the naive probability-space version, kept to show where it breaks.
+float64 and the ratio becomes 0/0; with narrow components the densities overflow and it becomes
+inf/inf. :func:`direct_responsibilities` computes the formula as written, so the notebook can show
+both failures next to the log-space version, which is what the exercises ask students to write
+(log-sum-exp: subtract the largest log term before exponentiating) and therefore lives in the
+notebook's solutions.
 
 Shapes: ``x`` is ``(N, D)`` (or ``(N,)`` for 1-D data), ``weights`` ``(K,)``, ``means`` and
 ``variances`` ``(K, D)`` (or ``(K,)`` for 1-D data). Every result is ``(N, K)``.
@@ -17,8 +19,6 @@ Shapes: ``x`` is ``(N, D)`` (or ``(N,)`` for 1-D data), ``weights`` ``(K,)``, ``
 from __future__ import annotations
 
 import numpy as np
-
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 def _points_and_components(x, means, variances):
@@ -57,59 +57,17 @@ def _check(x, weights, means, variances):
     return x, weights, means, variances
 
 
-def log_gaussian(x, means, variances) -> np.ndarray:
-    """``log N(x_n | means_k, diag(variances_k))`` for every point and component: ``(N, K)``."""
-    x, means, variances = _points_and_components(x, means, variances)
-    diff = x[:, None, :] - means[None, :, :]  # (N, K, D)
-    return -0.5 * (np.sum(diff**2 / variances[None], axis=2)
-                   + np.sum(np.log(variances), axis=1)[None] + x.shape[1] * LOG_2PI)
-
-
-def log_terms(x, weights, means, variances) -> np.ndarray:
-    """``log pi_k + log N(x_n | ...)``: the numerators of the responsibilities, in log space."""
-    x, weights, means, variances = _check(x, weights, means, variances)
-    with np.errstate(divide="ignore"):  # a zero weight gives log 0 = -inf: responsibility 0
-        return np.log(weights)[None, :] + log_gaussian(x, means, variances)
-
-
-def logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``log(sum(exp(a)))`` along ``axis`` without underflow: subtract the maximum first.
-
-    The same as :func:`scipy.special.logsumexp`, written out because it is the point of the
-    exercise.
-    """
-    a = np.asarray(a, dtype=float)
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)  # all -inf: the sum is 0 and the log is -inf
-    with np.errstate(divide="ignore"):
-        return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(a - top), axis=axis))
-
-
-def log_responsibilities(x, weights, means, variances) -> np.ndarray:
-    """Logarithms of the responsibilities, ``(N, K)``: log terms minus their log-sum-exp per row."""
-    terms = log_terms(x, weights, means, variances)
-    return terms - logsumexp(terms, axis=1)[:, None]
-
-
-def responsibilities(x, weights, means, variances) -> np.ndarray:
-    """Responsibilities of K diagonal Gaussians for N points in D dimensions, ``(N, K)``.
-
-    Computed in log space (:func:`log_responsibilities`), so they stay finite and each row sums
-    to 1 even where every density underflows to 0.0 in float64.
-    """
-    return np.exp(log_responsibilities(x, weights, means, variances))
-
-
 def direct_responsibilities(x, weights, means, variances) -> np.ndarray:
     """The naive version: densities in probability space, then their ratio.
 
     Correct while the densities are representable; where they all underflow to 0.0 the row is
-    0/0 = NaN (NumPy's warning is silenced: the NaN is the point).
+    0/0 = NaN, where they overflow to inf it is inf/inf = NaN (NumPy's warnings are silenced: the
+    NaN is the point).
     """
     x, weights, means, variances = _check(x, weights, means, variances)
     diff = x[:, None, :] - means[None, :, :]
-    density = np.prod(np.exp(-0.5 * diff**2 / variances[None]) / np.sqrt(2 * np.pi * variances[None]),
-                      axis=2)
-    numerators = weights[None, :] * density
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        density = np.prod(np.exp(-0.5 * diff**2 / variances[None]) / np.sqrt(2 * np.pi * variances[None]),
+                          axis=2)
+        numerators = weights[None, :] * density
         return numerators / numerators.sum(axis=1, keepdims=True)

@@ -179,42 +179,6 @@ def dropout_rates(model: keras.Model) -> list[float]:
     return [float(layer.rate) for layer in model.layers if isinstance(layer, layers.Dropout)]
 
 
-# --- assignment 5: the small LeNet-style CIFAR-10 convnet and its MLP rival ------------------------
-
-
-def lenet_cifar_cnn(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
-    """Assignment 5: the LeNet-style convnet of the PyTorch CIFAR-10 tutorial; it outputs logits.
-
-    Conv2D(6, 5x5) -> MaxPool(2) -> Conv2D(16, 5x5) -> MaxPool(2) -> Flatten (16*5*5 = 400) ->
-    Dense(120) -> Dense(84) -> Dense(``classes``), ReLU after every layer but the last, VALID
-    padding. 62,006 parameters for 32x32x3 input (456 + 2,416 + 48,120 + 10,164 + 850).
-    """
-    return keras.Sequential(
-        [
-            keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(6, 5, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(16, 5, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(120, activation="relu"),
-            layers.Dense(84, activation="relu"),
-            layers.Dense(classes),
-        ],
-        name="lenet_cifar_cnn",
-    )
-
-
-def cifar_mlp_128_64(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
-    """Assignment 5: Flatten (3,072) -> Dense(128, ReLU) -> Dense(64, ReLU) -> Dense(``classes``) logits.
-
-    :func:`mlp` with ``hidden=(128, 64)`` and no output activation: 402,250 parameters for 32x32x3
-    input (393,344 + 8,256 + 650).
-    """
-    return mlp(input_shape=input_shape, hidden=(128, 64), classes=classes, output_activation=None,
-               name="cifar_mlp_128_64")
-
-
 # --- assignment 4: the CIFAR-10 lab (every model starts with the CIFAR-10 normalisation layer) ---
 
 

@@ -149,28 +149,42 @@ def rank(results: Mapping[str, Sequence[float] | float], *, n: int | None = None
 
 def against(values, reference: float, *, n: int | None = None) -> Comparison:
     """Compare a result with an exact value that carries no noise of its own: the chance level of
-    a classifier (``1 / classes``), a target, a threshold. Only ``values`` (per-run values, or one
-    accuracy on ``n`` examples) contributes noise."""
+    a classifier (``1 / classes``, 0.1 for ten balanced classes), a target, a threshold. Only
+    ``values`` (per-run values, or one accuracy on ``n`` examples) contributes noise."""
     return Comparison(side(values, n), Side(float(reference), 0.0, 1, "exact"))
 
 
-def paired(a, b) -> Comparison:
-    """Compare two measurements taken on the same runs (run ``r`` gives ``a[r]`` and ``b[r]``: its
-    test loss and its training loss, say).
+@dataclass(frozen=True)
+class PairedComparison(Comparison):
+    """A :class:`Comparison` of two results measured in pairs: its standard error is that of the
+    mean per-pair difference, not that of two independent means."""
 
-    What varies from run to run is shared by both, so the noise is the spread of the per-run
-    differences, ``std(a - b) / sqrt(runs)``; it is carried by side ``a`` (side ``b`` is the
-    plain mean), so ``difference``, ``margin`` and ``says`` read as for :func:`compare`.
+    paired_se: float = 0.0
+
+    @property
+    def se(self) -> float:
+        return self.paired_se
+
+
+def paired(a, b) -> PairedComparison:
+    """Compare two results measured in pairs (``a - b``): the same runs measured twice (run ``r``'s
+    test loss and its training loss), or two methods on the same items (the squared errors of two
+    predictors on the same test ratings, the 0/1 correctness of two classifiers on the same images).
+
+    What a pair shares (a lucky run, an easy image) cancels in the difference, so the noise is the
+    spread of the per-pair differences, ``std(a - b) / sqrt(pairs)``, usually smaller than that of
+    two independent results. Each side keeps its own standard error for reference.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
-        raise ValueError(f"a paired comparison needs two equally long sequences of at least two runs, "
-                         f"got shapes {a.shape} and {b.shape}")
+        raise ValueError(f"a paired comparison needs two equally long sequences (the same length, at least "
+                         f"two pairs), got shapes {a.shape} and {b.shape}")
     if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError("a result is NaN: a run diverged or was never measured")
-    spread = float((a - b).std(ddof=1) / math.sqrt(len(a)))
-    return Comparison(Side(float(a.mean()), spread, len(a), "paired runs"),
-                      Side(float(b.mean()), 0.0, len(b), "paired runs"))
+        raise ValueError("a result is NaN: a run diverged or a prediction is missing")
+    pairs = len(a)
+    se = float((a - b).std(ddof=1) / math.sqrt(pairs))
+    return PairedComparison(Side(float(a.mean()), float(a.std(ddof=1) / math.sqrt(pairs)), pairs, "pairs"),
+                            Side(float(b.mean()), float(b.std(ddof=1) / math.sqrt(pairs)), pairs, "pairs"), se)
 
 
 def describe_runs(frame, reference=None, *, n: int | None = None, dead=None, epochs=(1, "last"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -112,6 +113,38 @@ def sweep(frame: pd.DataFrame, x: str, y: str = "value", hue: str | None = "spli
     ax.grid(alpha=0.3)
     return fig
 
+
+
+def sweep_curves(frame: pd.DataFrame, by: str, y: str = "mse", log_base: float | None = None,
+                 ylabel: str = "MSE", title: str | None = None) -> plt.Figure:
+    """A sweep of one setting in two panels: the curves of every value of ``by`` against the
+    iteration (one colour per value, one line style per split, log scale), then the final ``y``
+    against the setting, one line per split. ``frame`` is tidy: ``iteration``, ``split``, ``y``
+    and the column ``by``; ``log_base`` puts the setting on a log axis ticked at its values."""
+    values = sorted(frame[by].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    palette = dict(zip(values, sns.color_palette("viridis", len(values))))
+    sns.lineplot(data=frame, x="iteration", y=y, hue=by, style="split", palette=palette, ax=axes[0])
+    axes[0].set_yscale("log")
+    axes[0].yaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))  # 0.5, 1, 2, 5 ...
+    axes[0].yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axes[0].yaxis.set_minor_formatter(ticker.NullFormatter())
+    axes[0].set_xlabel("iteration")
+    axes[0].set_ylabel(ylabel)
+    axes[0].set_title(f"Curves per {by}")
+    axes[0].grid(alpha=0.3)
+    sns.move_legend(axes[0], "upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    last = frame[frame.iteration == frame.iteration.max()]
+    sweep(last, x=by, y=y, hue="split", ylabel=f"final {ylabel}", title=f"Final {ylabel} against {by}",
+          ax=axes[1])
+    if log_base:
+        axes[1].set_xscale("log", base=log_base)
+        axes[1].set_xticks(values, [f"{v:g}" for v in values])
+        axes[1].minorticks_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 def confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = None,
                      title: str = "Confusion matrix", ax=None) -> plt.Figure:
