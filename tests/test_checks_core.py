@@ -119,6 +119,10 @@ def test_close_and_at_least(monkeypatch):
         expect.close([1.0, 2.5], [1.0, 2.0], what="the output")
     with pytest.raises(Wrong, match="shape"):
         expect.close([1.0], [1.0, 2.0])
+    with pytest.raises(Wrong, match=r"at \(0,\) it is nan instead of 1"):  # an all-NaN answer
+        expect.close([np.nan, np.nan], [1.0, 2.0])
+    with pytest.raises(Wrong, match=r"at \(1,\) it is nan instead of 2"):
+        expect.close([1.0, np.nan], [1.0, 2.0])
     monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
     expect.at_least(0.2, {"smoke": 0.1, "cpu": 0.8, "full": 0.9}, "test accuracy")
     monkeypatch.setenv("CNNLAB_PROFILE", "cpu")

@@ -141,8 +141,10 @@ def close(actual, expected, *, atol: float = 1e-6, rtol: float = 1e-5, what: str
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
     if actual.shape != expected.shape:
         raise Wrong(f"{what} has shape {actual.shape}, expected {expected.shape}")
-    if not np.allclose(actual, expected, atol=atol, rtol=rtol, equal_nan=True):
-        worst = np.unravel_index(np.nanargmax(np.abs(actual - expected)), actual.shape) if actual.shape else ()
+    wrong = ~np.isclose(actual, expected, atol=atol, rtol=rtol, equal_nan=True)
+    if wrong.any():
+        gap = np.where(wrong, np.nan_to_num(np.abs(actual - expected), nan=np.inf), 0.0)
+        worst = np.unravel_index(np.argmax(gap), actual.shape) if actual.shape else ()
         raise Wrong(f"{what} differs from the reference computation: at {tuple(int(i) for i in worst)} "
                     f"it is {actual[worst]:.6g} instead of {expected[worst]:.6g}")
 
