@@ -62,6 +62,26 @@ def test_dropout_masks_follow_the_seed():
     assert not np.allclose(dropped(1), dropped(2))
 
 
+def test_mnist_convnet_compiles_with_the_named_optimizer_and_its_settings():
+    assert not models.mnist_convnet().compiled
+    model = models.mnist_convnet(optimizer="adadelta", learning_rate=1.0, rho=0.9)
+    config = model.optimizer.get_config()
+    assert type(model.optimizer).__name__ == "Adadelta"
+    assert config["learning_rate"] == pytest.approx(1.0) and config["rho"] == pytest.approx(0.9)
+    assert model.loss == "sparse_categorical_crossentropy"
+    other = models.mnist_convnet(optimizer="adadelta", learning_rate=1.0, rho=0.9)
+    assert other.optimizer is not model.optimizer  # every model gets its own optimizer state
+    x, y = np.zeros((4, 28, 28, 1), "float32"), np.arange(4)
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "accuracy"}
+
+
+def test_mnist_convnet_refuses_settings_without_an_optimizer():
+    with pytest.raises(ValueError, match="without an optimizer"):
+        models.mnist_convnet(learning_rate=1.0)
+    with pytest.raises(ValueError, match="optimizer identifier"):
+        models.mnist_convnet(optimizer="adadeltaa")
+
+
 @pytest.mark.parametrize("bad", [0.5, (0.5,), (0.2, 1.0), (-0.1, 0.5), "high"])
 def test_mnist_convnet_rejects_bad_dropout(bad):
     with pytest.raises(ValueError, match="dropout"):
