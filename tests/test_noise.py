@@ -122,3 +122,18 @@ def test_groups_refuse_what_they_cannot_compare():
         noise.groups({"p0": [0.9, float("nan")], "p1": [0.9, 0.91]})
     exact = noise.groups({"p0": [0.9, 0.9], "p1": [0.8, 0.8]})
     assert exact.beyond and exact.within == 0.0
+
+
+def test_race_compares_everyone_with_the_first_to_reach_the_threshold():
+    import pandas as pd
+
+    curves = pd.DataFrame({"none": [0.10, 0.80, 0.95, None], "reference": [0.10, 0.78, 0.90, 0.96],
+                           "high": [0.10, 0.60, 0.80, 0.85]}, index=[0, 10, 20, 30])
+    first, others = noise.race(curves, 0.95, n=1_000)
+    assert first == "none" and set(others) == {"reference", "high"}
+    assert others["reference"].a.mean == 0.90 and others["reference"].b.mean == 0.95
+    assert others["high"].says("ahead", "behind", "level") == "behind"  # 0.80 against 0.95 on 1,000
+    assert others["reference"].says("ahead", "behind", "level") == "behind"  # 0.90: 5 points, margin 2.4
+    assert noise.race(curves, 0.99, n=1_000) == (None, {})
+    first, others = noise.race(curves, 0.96, n=1_000)  # reached at step 30, where "none" has stopped
+    assert first == "reference" and set(others) == {"high"}

@@ -223,3 +223,20 @@ def groups(values_by_group: Mapping[str, Sequence[float]]) -> Groups:
     if np.isnan(p):  # no spread at all inside the groups: any difference between them is exact
         f, p = (math.inf, 0.0) if between_var > 0 else (0.0, 1.0)
     return Groups(math.sqrt(within_var), math.sqrt(max(between_var, 0.0)), f, p, size)
+
+
+def race(curves, threshold: float, *, n: int) -> tuple[str | None, dict[str, Comparison]]:
+    """Several settings' accuracy curves (a DataFrame: one column per setting, indexed by step, NaN
+    once a setting has stopped), each measured on ``n`` examples: the setting whose curve reached
+    ``threshold`` first, and every other setting's accuracy at that step compared with the first's
+    (``a`` is the other setting, ``b`` the first; a setting with no value at that step is left out).
+    ``(None, {})`` when no curve reached it.
+    """
+    reached = {name: curve.index[curve >= threshold].min() for name, curve in curves.items()
+               if (curve >= threshold).any()}
+    if not reached:
+        return None, {}
+    first = min(reached, key=reached.get)
+    at = curves.loc[reached[first]]
+    return first, {name: compare(at[name], at[first], n=n) for name in curves.columns
+                   if name != first and not np.isnan(at[name])}
