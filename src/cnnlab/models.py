@@ -1,7 +1,8 @@
 """Builders for every architecture the assignments use, named after what they are.
 
 Builders return uncompiled ``keras.Model`` objects, so each notebook shows the optimizer, loss
-and metrics it trains with. Images are channels-last (NHWC).
+and metrics it trains with (``mnist_convnet`` compiles only when a notebook names the optimizer and
+its settings). Images are channels-last (NHWC).
 """
 
 from __future__ import annotations
