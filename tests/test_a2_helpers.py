@@ -3,10 +3,11 @@ notebooks use them, and the evaluation callbacks."""
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import three_class_problem
 
-from cnnlab import config, data, models, recorders
+from cnnlab import config, data, models, recorders, tidy
 
 # --- the convnet and its dropout variants ------------------------------------------------------
 
@@ -59,6 +60,26 @@ def test_dropout_masks_follow_the_seed():
 
     assert np.array_equal(dropped(1), dropped(1))
     assert not np.allclose(dropped(1), dropped(2))
+
+
+def test_mnist_convnet_compiles_with_the_named_optimizer_and_its_settings():
+    assert not models.mnist_convnet().compiled
+    model = models.mnist_convnet(optimizer="adadelta", learning_rate=1.0, rho=0.9)
+    config = model.optimizer.get_config()
+    assert type(model.optimizer).__name__ == "Adadelta"
+    assert config["learning_rate"] == pytest.approx(1.0) and config["rho"] == pytest.approx(0.9)
+    assert model.loss == "sparse_categorical_crossentropy"
+    other = models.mnist_convnet(optimizer="adadelta", learning_rate=1.0, rho=0.9)
+    assert other.optimizer is not model.optimizer  # every model gets its own optimizer state
+    x, y = np.zeros((4, 28, 28, 1), "float32"), np.arange(4)
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "accuracy"}
+
+
+def test_mnist_convnet_refuses_settings_without_an_optimizer():
+    with pytest.raises(ValueError, match="without an optimizer"):
+        models.mnist_convnet(learning_rate=1.0)
+    with pytest.raises(ValueError, match="optimizer identifier"):
+        models.mnist_convnet(optimizer="adadeltaa")
 
 
 @pytest.mark.parametrize("bad", [0.5, (0.5,), (0.2, 1.0), (-0.1, 0.5), "high"])
@@ -190,3 +211,36 @@ def test_evaluate_each_epoch_prints_only_when_verbose(tiny, capsys):
     last = {metric: value for epoch, split, metric, value in loud.rows if epoch == 2}
     assert "train loss" in lines[1] and f"test loss {last['loss']:.4f}, accuracy {last['accuracy']:.4f}" in lines[1]
     assert len(quiet.rows) == len(loud.rows) == 2 * 2
+
+
+# --- overfitting read from learning curves --------------------------------------------------------
+
+
+def curves(run, train_loss, val_loss, train_acc, val_acc):
+    rows = []
+    for split, metric, values in [("train", "loss", train_loss), ("validation", "loss", val_loss),
+                                  ("train", "accuracy", train_acc), ("validation", "accuracy", val_acc)]:
+        rows += [(run, epoch, split, metric, value) for epoch, value in enumerate(values, start=1)]
+    return pd.DataFrame(rows, columns=tidy.COLUMNS)
+
+
+def test_overfitting_reads_the_turn_and_the_gaps_of_every_run():
+    frame = pd.concat([
+        # run 0 overfits: validation loss lowest at epoch 2, then rises
+        curves(0, [0.5, 0.2, 0.1, 0.05], [0.4, 0.3, 0.35, 0.45], [0.85, 0.94, 0.97, 0.99], [0.88, 0.91, 0.91, 0.90]),
+        # run 1 is still improving at the end; a tie keeps the earliest epoch
+        curves(1, [0.6, 0.4, 0.3, 0.25], [0.5, 0.4, 0.3, 0.3], [0.80, 0.88, 0.91, 0.92], [0.84, 0.88, 0.90, 0.91]),
+    ])
+    table = tidy.overfitting(frame.sample(frac=1.0, random_state=0))  # row order does not matter
+    assert list(table.index) == [0, 1]
+    assert list(table["best epoch"]) == [2, 3]
+    assert table.loc[0, "rise after best"] == pytest.approx(0.15) and table.loc[1, "rise after best"] == 0.0
+    assert table.loc[0, "loss gap"] == pytest.approx(0.45 - 0.05)
+    assert table.loc[1, "accuracy gap"] == pytest.approx(0.92 - 0.91)
+    assert table.loc[0, "final validation accuracy"] == pytest.approx(0.90)
+
+
+def test_overfitting_needs_both_splits_measured():
+    frame = curves(0, [0.5], [0.4], [0.8], [0.8])
+    with pytest.raises(ValueError, match="evaluate both splits"):
+        tidy.overfitting(frame[frame.split != "train"])

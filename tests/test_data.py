@@ -23,6 +23,19 @@ def test_fashion_mnist_and_cifar10_shapes(data_folder):
     assert x.dtype == np.uint8 and y.dtype == np.uint8
 
 
+def test_load_scaled_gives_unit_pixels_a_channel_axis_and_seeded_subsets(data_folder):
+    (x, y), (xt, yt) = data.load_scaled("mnist", train=500, test=200, channel_axis=True, seed=3)
+    assert x.shape == (500, 28, 28, 1) and xt.shape == (200, 28, 28, 1) and y.shape == (500,)
+    assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.99
+    (x_all, y_all), _ = data.load("mnist")
+    expected_x, expected_y = data.sample(500, x_all, y_all, seed=3)  # the same rows, scaled
+    assert np.array_equal(x[..., 0], data.scale_pixels(expected_x)) and np.array_equal(y, expected_y)
+    (x3, y3), _ = data.load_scaled("cifar10", train=10, test=10)
+    assert x3.shape == (10, 32, 32, 3) and y3.shape == (10,)  # colour images keep their axes, labels are flat
+    (xg, _), _ = data.load_scaled("mnist", train=10, test=10)
+    assert xg.shape == (10, 28, 28)
+
+
 def test_missing_file_names_the_variable_and_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNLAB_DATA", str(tmp_path))
     with pytest.raises(data.DataNotFoundError) as error:

@@ -39,9 +39,17 @@ SPEC: dict[str, dict | None] = {
     },
 
     # Assignment 2 (specs/a2-mnist-convnet.md)
-    "a2-mnist-convnet/replicate": None,
-    "a2-mnist-convnet/pixel-shuffle": None,
-    "a2-mnist-convnet/dropout": None,
+    "a2-mnist-convnet/replicate": {
+        "train_images": 60_000, "test_images": 10_000, "epochs": 10, "batch_size": 50,
+        "optimizer": "adadelta", "learning_rate": 1.0, "rho": 0.9},
+    "a2-mnist-convnet/pixel-shuffle": {
+        "train_images": 60_000, "test_images": 10_000, "epochs": 10, "batch_size": 50,
+        "optimizer": "adadelta", "learning_rate": 1.0, "rho": 0.9},
+    "a2-mnist-convnet/dropout": {
+        "variants": {"none": (0.0, 0.0), "reference": (0.25, 0.5), "high": (0.6, 0.8)},
+        "optimizer": "adam", "learning_rate": 0.001, "batch_size": 50, "race_epochs": 1,
+        "race_train_images": 60_000, "race_test_images": 10_000, "race_every": 1, "threshold": 0.95,
+        "sweep_rates": [0.0, 0.1, 0.25, 0.5, 0.75]},
 
     # Assignment 3 (specs/a3-cnn-design.md)
     "a3-cnn-design/building": None,

@@ -140,3 +140,61 @@ def test_against_a_fixed_number_uses_only_the_noise_of_the_result():
     assert c.se == pytest.approx(noise.accuracy_se(0.125, 10_000))
     assert c.beyond and c.says("above", "below", "at") == "above"
     assert noise.against([0.11, 0.09, 0.10], 0.1).says("above", "below", "at") == "at"
+
+
+def test_a_reference_run_carries_the_seed_noise_of_one_run():
+    ours = [0.9820, 0.9800, 0.9835, 0.9805]  # sd 0.0016, standard error of the mean 0.0008
+    c = noise.against_reference(ours, 0.9877, n=10_000, n_reference=10_000)
+    assert c.b.se == pytest.approx(np.std(ours, ddof=1))  # one run's spread, above the binomial 0.0011
+    # our mean: its test set's noise (0.0014) is above the runs' standard error of the mean
+    assert c.a.se == pytest.approx(noise.accuracy_se(np.mean(ours), 10_000))
+    assert c.se == pytest.approx(math.sqrt(c.a.se**2 + np.var(ours, ddof=1)))
+    assert c.beyond and c.says() == "lower"  # -0.62 points against a margin of 0.42
+    # treated as an exact figure with only its test set's noise, a closer reference would count
+    close = noise.against_reference(ours, 0.9855, n=10_000, n_reference=10_000)
+    assert not close.beyond and noise.compare(ours, 0.9855, n=10_000, n_b=10_000).beyond
+    with pytest.raises(ValueError, match="two or more runs"):
+        noise.against_reference([0.98], 0.9877, n=10_000, n_reference=10_000)
+
+
+def test_groups_compare_like_with_like():
+    # three permutations x three seeds: the permutations move a run far more than the seeds do
+    apart = {"p0": [97.0, 97.2, 96.9], "p1": [95.0, 95.3, 95.1], "p2": [96.0, 96.1, 95.8]}
+    g = noise.groups(apart)
+    assert g.beyond and g.says("differ", "same") == "differ" and g.size == 3
+    within = math.sqrt(np.mean([np.var(v, ddof=1) for v in apart.values()]))
+    assert g.within == pytest.approx(within)
+    means = [np.mean(v) for v in apart.values()]
+    assert g.between == pytest.approx(math.sqrt(np.var(means, ddof=1) - within**2 / 3))
+    # the same spread of seeds around equal means: the permutations do not differ
+    alike = {"p0": [96.0, 96.4, 95.8], "p1": [96.3, 95.9, 96.1], "p2": [95.9, 96.2, 96.0]}
+    g = noise.groups(alike)
+    assert not g.beyond and g.between == 0.0 and g.within > 0
+    # the old mistake: the spread of 3-seed means set against the spread of single runs
+    assert np.std([np.mean(v) for v in alike.values()], ddof=1) < g.within
+
+
+def test_groups_refuse_what_they_cannot_compare():
+    with pytest.raises(ValueError, match="same size"):
+        noise.groups({"p0": [0.9, 0.91], "p1": [0.9]})
+    with pytest.raises(ValueError, match="two or more groups"):
+        noise.groups({"p0": [0.9, 0.91]})
+    with pytest.raises(ValueError, match="NaN"):
+        noise.groups({"p0": [0.9, float("nan")], "p1": [0.9, 0.91]})
+    exact = noise.groups({"p0": [0.9, 0.9], "p1": [0.8, 0.8]})
+    assert exact.beyond and exact.within == 0.0
+
+
+def test_race_compares_everyone_with_the_first_to_reach_the_threshold():
+    import pandas as pd
+
+    curves = pd.DataFrame({"none": [0.10, 0.80, 0.95, None], "reference": [0.10, 0.78, 0.90, 0.96],
+                           "high": [0.10, 0.60, 0.80, 0.85]}, index=[0, 10, 20, 30])
+    first, others = noise.race(curves, 0.95, n=1_000)
+    assert first == "none" and set(others) == {"reference", "high"}
+    assert others["reference"].a.mean == 0.90 and others["reference"].b.mean == 0.95
+    assert others["high"].says("ahead", "behind", "level") == "behind"  # 0.80 against 0.95 on 1,000
+    assert others["reference"].says("ahead", "behind", "level") == "behind"  # 0.90: 5 points, margin 2.4
+    assert noise.race(curves, 0.99, n=1_000) == (None, {})
+    first, others = noise.race(curves, 0.96, n=1_000)  # reached at step 30, where "none" has stopped
+    assert first == "reference" and set(others) == {"high"}

@@ -39,6 +39,7 @@ SMALL = 12
 
 #: Numbers a notebook may type that are neither settings nor results, with the reason.
 ALLOWED: dict[str, dict[float, str]] = {
+    "a2-mnist-convnet/replicate": {2012: "the year of the Adadelta paper (Zeiler, 2012)"},
     "a5-mixtures-factorization/mixture": {
         1074: "the smallest subnormal float64 is 2**-1074 (IEEE 754), a property of the format",
         1075: "half of it, 2**-1075, below which exp() rounds to 0.0",
@@ -49,6 +50,9 @@ ALLOWED: dict[str, dict[float, str]] = {
 DONE = {
     "a1-keras-basics/mnist-mlp",
     "a1-keras-basics/cifar10-mlp-cnn",
+    "a2-mnist-convnet/replicate",
+    "a2-mnist-convnet/pixel-shuffle",
+    "a2-mnist-convnet/dropout",
     "a5-mixtures-factorization/mixture",
     "a5-mixtures-factorization/matrix-factorization",
     "a5-mixtures-factorization/cnn-vs-mlp",

@@ -97,6 +97,19 @@ def scale_pixels(x: np.ndarray) -> np.ndarray:
     return x.astype("float32") / 255.0
 
 
+def load_scaled(name: str, train: int | None = None, test: int | None = None, channel_axis: bool = False,
+                seed: int = 0):
+    """``load(name)`` with pixels scaled to [0, 1] (:func:`scale_pixels`), flat labels, and :func:`sample`'s
+    ``train``/``test`` random examples of each split (all when None). ``channel_axis=True`` gives grey images
+    a channel axis, 28×28 -> 28×28×1, as a convolution layer expects. Returns ``((x, y), (x_test, y_test))``."""
+    def part(n, x, y):
+        x = scale_pixels(x)
+        return sample(n, x[..., np.newaxis] if channel_axis and x.ndim == 3 else x, np.ravel(y), seed=seed)
+
+    (x_train, y_train), (x_test, y_test) = load(name)
+    return part(train, x_train, y_train), part(test, x_test, y_test)
+
+
 def sample(n: int | None, *arrays: np.ndarray, seed: int = 0):
     """The same ``n`` random rows of every array (all rows, in order, when ``n`` is None or too big).
 
@@ -161,10 +174,7 @@ def _positions(image_shape) -> int:
 
 
 def pixel_permutation(image_shape, seed: int = 0) -> np.ndarray:
-    """A random permutation of the H·W pixel positions of images of ``image_shape``.
-
-    Channels stay together: a colour pixel moves as a whole.
-    """
+    """A random permutation of the H·W pixel positions of ``image_shape`` images (a colour pixel moves whole)."""
     return np.random.default_rng(seed).permutation(_positions(image_shape))
 
 
@@ -174,17 +184,13 @@ def inverse_permutation(permutation: np.ndarray) -> np.ndarray:
 
 
 def permute_pixels(x: np.ndarray, permutation: np.ndarray) -> np.ndarray:
-    """Apply one pixel permutation to every image in ``x`` (shape ``(N, H, W)`` or ``(N, H, W, C)``).
-
-    Output pixel ``i`` (in row-major order) is input pixel ``permutation[i]``.
-    """
+    """Apply one pixel permutation to every image in ``x`` (shape ``(N, H, W)`` or ``(N, H, W, C)``): output
+    pixel ``i`` (in row-major order) is input pixel ``permutation[i]``."""
     n_pos = _positions(x.shape[1:])
     permutation = np.asarray(permutation)
     if permutation.shape != (n_pos,) or not np.array_equal(np.sort(permutation), np.arange(n_pos)):
-        raise ValueError(
-            f"expected a permutation of the {n_pos} pixel positions of {x.shape[1:]} images, "
-            f"got an array of shape {permutation.shape}"
-        )
+        raise ValueError(f"expected a permutation of the {n_pos} pixel positions of {x.shape[1:]} images, "
+                         f"got an array of shape {permutation.shape}")
     flat = x.reshape(len(x), n_pos, -1)
     return flat[:, permutation, :].reshape(x.shape)
 

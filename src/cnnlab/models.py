@@ -1,7 +1,8 @@
 """Builders for every architecture the assignments use, named after what they are.
 
 Builders return uncompiled ``keras.Model`` objects, so each notebook shows the optimizer, loss
-and metrics it trains with. Images are channels-last (NHWC).
+and metrics it trains with (``mnist_convnet`` compiles only when a notebook names the optimizer and
+its settings). Images are channels-last (NHWC).
 """
 
 from __future__ import annotations
@@ -131,19 +132,17 @@ def gap_cnn(input_shape=(32, 32, 3), conv_layers: int = 2, dense_layers: int = 1
 MNIST_CONVNET_DROPOUT = {"none": (0.0, 0.0), "reference": (0.25, 0.5), "high": (0.6, 0.8)}
 
 
-def mnist_convnet(dropout=(0.25, 0.5), input_shape=(28, 28, 1), classes: int = 10,
-                  name: str | None = None) -> keras.Sequential:
-    """Assignment 2: the reference Keras MNIST convnet, with its two dropout rates as parameters.
+def mnist_convnet(dropout=(0.25, 0.5), input_shape=(28, 28, 1), classes: int = 10, name: str | None = None,
+                  optimizer: str | None = None, **settings) -> keras.Sequential:
+    """Assignment 2: the reference Keras MNIST convnet with *same* padding, its two dropout rates as parameters.
 
-    Conv2D(32, 3x3, ReLU, same) -> Conv2D(64, 3x3, ReLU, same) -> MaxPool(2x2) ->
-    Dropout(``dropout[0]``) -> Flatten (14*14*64 = 12,544 features) -> Dense(128, ReLU) ->
-    Dropout(``dropout[1]``) -> Dense(``classes``, softmax).
-
-    1,625,866 parameters for 28x28x1 input, whatever the rates (dropout has no weights). A rate of 0
-    keeps its ``Dropout`` layer as an identity, so the variants of :data:`MNIST_CONVNET_DROPOUT`
-    have the same layers and differ only in their rates. The two ``Dropout`` layers draw their
-    seeds from Python's ``random`` whatever their rates, so after the same
-    ``keras.utils.set_random_seed`` every variant starts from the same initial weights.
+    Conv2D(32, 3x3, ReLU, same) -> Conv2D(64, 3x3, ReLU, same) -> MaxPool(2x2) -> Dropout(``dropout[0]``) ->
+    Flatten (14*14*64 = 12,544 features) -> Dense(128, ReLU) -> Dropout(``dropout[1]``) -> Dense(``classes``,
+    softmax): 1,625,866 parameters for 28x28x1 input, whatever the rates. A rate of 0 keeps its ``Dropout``
+    layer as an identity, and both layers draw their seeds from Python's ``random`` whatever the rates, so
+    after the same ``keras.utils.set_random_seed`` the variants start from the same initial weights. Given an
+    ``optimizer`` (a Keras name such as ``"adadelta"``, with its ``settings``, e.g. ``learning_rate=1.0``), the
+    model comes back compiled for integer labels: sparse categorical cross-entropy, accuracy.
     """
     import random
 
@@ -152,26 +151,21 @@ def mnist_convnet(dropout=(0.25, 0.5), input_shape=(28, 28, 1), classes: int = 1
     except (TypeError, ValueError):
         raise ValueError(f"dropout must be a pair of rates (after pooling, after the dense layer), "
                          f"got {dropout!r}") from None
-    for rate in (after_pool, after_dense):
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}")
-    if name is None:
-        name = f"mnist_convnet_dropout_{after_pool:g}_{after_dense:g}"
+    if not (0.0 <= after_pool < 1.0 and 0.0 <= after_dense < 1.0):
+        raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}")
+    if settings and optimizer is None:
+        raise ValueError(f"optimizer settings {sorted(settings)} given without an optimizer: pass optimizer=...")
     seeds = [random.randint(1, 10**9) for _ in range(2)]  # drawn for every rate, even 0
-    return keras.Sequential(
-        [
-            keras.Input(shape=tuple(input_shape)),
-            layers.Conv2D(32, 3, padding="same", activation="relu"),
-            layers.Conv2D(64, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Dropout(after_pool, seed=seeds[0]),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dropout(after_dense, seed=seeds[1]),
-            layers.Dense(classes, activation="softmax"),
-        ],
-        name=name,
-    )
+    model = keras.Sequential(
+        [keras.Input(shape=tuple(input_shape)), layers.Conv2D(32, 3, padding="same", activation="relu"),
+         layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+         layers.Dropout(after_pool, seed=seeds[0]), layers.Flatten(), layers.Dense(128, activation="relu"),
+         layers.Dropout(after_dense, seed=seeds[1]), layers.Dense(classes, activation="softmax")],
+        name=name or f"mnist_convnet_dropout_{after_pool:g}_{after_dense:g}")
+    if optimizer is not None:
+        model.compile(optimizer=keras.optimizers.get({"class_name": optimizer, "config": settings}),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 def dropout_rates(model: keras.Model) -> list[float]:

@@ -15,7 +15,10 @@ as within noise, whatever its sign.
 
 :func:`compare` returns a :class:`Comparison`; :meth:`Comparison.says` picks the words a sentence
 needs and :meth:`Comparison.glue` hands them to the book's prose. :func:`rank` picks the best of
-several settings and says whether it beats the runner-up beyond noise.
+several settings and says whether it beats the runner-up beyond noise. :func:`against_reference`
+sets our runs beside one run reported elsewhere (which carries the seed noise of one run), and
+:func:`groups` asks whether groups of single runs (permutations, each with the same seeds) differ
+beyond the noise of the runs.
 """
 
 from __future__ import annotations
@@ -209,3 +212,95 @@ def describe_runs(frame, reference=None, *, n: int | None = None, dead=None, epo
             found[f"vs_{epoch}_diff"] = versus.difference
             found[f"vs_{epoch}_margin"] = versus.margin
     return found
+
+
+def against_reference(values, figure: float, *, n: int, n_reference: int) -> Comparison:
+    """Our per-run results (``a``) against a figure reported elsewhere for one run of the same
+    experiment (``b``).
+
+    That figure is a single run, so besides the sampling noise of its ``n_reference`` test
+    examples it carries the seed noise of one run, which our runs measure: its standard error is
+    the larger of the two (the standard deviation of our runs, not the standard error of their
+    mean). Comparing it as an exact number would call a lucky or unlucky reference run a real
+    difference.
+    """
+    values = np.atleast_1d(np.asarray(values, dtype=float))
+    if len(values) < 2:
+        raise ValueError("a reference run is compared with the spread of our runs: give two or more runs")
+    ours, theirs = side(values, n), side(figure, n_reference)
+    one_run = float(values.std(ddof=1))
+    return Comparison(ours, Side(theirs.mean, max(theirs.se, one_run), 1, "one run of the spread of ours, examples"))
+
+
+#: The p-value that corresponds to :data:`Z` standard errors (two-sided, normal): about 0.046.
+ALPHA = math.erfc(Z / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Single runs in groups (e.g. seeds within permutations): how much a run varies inside a group
+    and how much the group itself moves a run, both as standard deviations of one run.
+
+    ``within`` is the pooled standard deviation of the runs of a group; ``between`` the standard
+    deviation of the group effect on a single run (the variance component
+    ``(MS_between - MS_within) / size``, 0 when negative). ``p`` is the one-way ANOVA's p-value
+    for "the groups differ"; they differ beyond noise when ``p`` is below :data:`ALPHA`.
+    """
+
+    within: float
+    between: float
+    f: float
+    p: float
+    size: int
+
+    @property
+    def beyond(self) -> bool:
+        return self.p < ALPHA
+
+    def says(self, differ: str = "differ beyond the noise of the runs",
+             same: str = "do not differ beyond the noise of the runs") -> str:
+        return differ if self.beyond else same
+
+
+def groups(values_by_group: Mapping[str, Sequence[float]]) -> Groups:
+    """Compare single runs grouped by one factor (a one-way ANOVA, ``scipy.stats.f_oneway``).
+
+    Every group needs the same number (two or more) of runs, e.g. the same seeds for every
+    permutation. Like is compared with like: both spreads in :class:`Groups` are spreads of single
+    runs, and the test asks whether the group means vary more than the runs' own noise makes means
+    of ``size`` runs vary.
+    """
+    from scipy.stats import f_oneway
+
+    arrays = [np.asarray(v, dtype=float) for v in values_by_group.values()]
+    sizes = {len(a) for a in arrays}
+    if len(arrays) < 2 or len(sizes) != 1 or min(sizes) < 2:
+        raise ValueError(f"need two or more groups of the same size (two or more runs each), got sizes "
+                         f"{[len(a) for a in arrays]}: give every group the same seeds")
+    if any(np.isnan(a).any() for a in arrays):
+        raise ValueError("a result is NaN: a run diverged or was never measured")
+    size = sizes.pop()
+    within_var = float(np.mean([a.var(ddof=1) for a in arrays]))
+    between_var = float(np.var([a.mean() for a in arrays], ddof=1)) - within_var / size
+    result = f_oneway(*arrays)
+    f, p = float(result.statistic), float(result.pvalue)
+    if np.isnan(p):  # no spread at all inside the groups: any difference between them is exact
+        f, p = (math.inf, 0.0) if between_var > 0 else (0.0, 1.0)
+    return Groups(math.sqrt(within_var), math.sqrt(max(between_var, 0.0)), f, p, size)
+
+
+def race(curves, threshold: float, *, n: int) -> tuple[str | None, dict[str, Comparison]]:
+    """Several settings' accuracy curves (a DataFrame: one column per setting, indexed by step, NaN
+    once a setting has stopped), each measured on ``n`` examples: the setting whose curve reached
+    ``threshold`` first, and every other setting's accuracy at that step compared with the first's
+    (``a`` is the other setting, ``b`` the first; a setting with no value at that step is left out).
+    ``(None, {})`` when no curve reached it.
+    """
+    reached = {name: curve.index[curve >= threshold].min() for name, curve in curves.items()
+               if (curve >= threshold).any()}
+    if not reached:
+        return None, {}
+    first = min(reached, key=reached.get)
+    at = curves.loc[reached[first]]
+    return first, {name: compare(at[name], at[first], n=n) for name in curves.columns
+                   if name != first and not np.isnan(at[name])}

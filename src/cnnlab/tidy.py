@@ -77,3 +77,28 @@ def per_run(frame: pd.DataFrame, epoch: int | str = "last", split: str = "test",
     if at not in set(rows.epoch):
         raise ValueError(f"no epoch {epoch!r} in the frame: epochs run from 1 to {rows.epoch.max()}")
     return rows[rows.epoch == at].set_index("run").value.rename(f"{split} {metric}, epoch {at}")
+
+
+def overfitting(frame: pd.DataFrame, train: str = "train", validation: str = "validation") -> pd.DataFrame:
+    """How far each run of a tidy frame overfits: one row per run.
+
+    Columns: ``best epoch`` (of the lowest validation loss; the earliest on ties), ``lowest
+    validation loss``, ``final validation loss``, ``rise after best`` (final minus lowest
+    validation loss), ``loss gap`` (validation minus ``train`` loss at the last epoch), ``accuracy
+    gap`` (``train`` minus validation accuracy at the last epoch) and ``final validation
+    accuracy``. ``train`` names the split measured on training images; measure it the way the
+    validation set is measured (in inference mode), not with Keras's running averages.
+    """
+    rows = {}
+    for run, runs in frame.groupby("run", sort=True):
+        curves = runs.pivot_table(index="epoch", columns=["split", "metric"], values="value")
+        missing = [(s, m) for s in (train, validation) for m in ("loss", "accuracy") if (s, m) not in curves]
+        if missing:
+            raise ValueError(f"run {run!r} lacks {missing}: evaluate both splits' loss and accuracy every epoch")
+        val_loss, last = curves[validation, "loss"], curves.index.max()
+        rows[run] = {"best epoch": int(val_loss.idxmin()), "lowest validation loss": val_loss.min(),
+                     "final validation loss": val_loss[last], "rise after best": val_loss[last] - val_loss.min(),
+                     "loss gap": val_loss[last] - curves.loc[last, (train, "loss")],
+                     "accuracy gap": curves.loc[last, (train, "accuracy")] - curves.loc[last, (validation, "accuracy")],
+                     "final validation accuracy": curves.loc[last, (validation, "accuracy")]}
+    return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
