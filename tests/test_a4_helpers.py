@@ -171,3 +171,24 @@ def test_probability_panels_check_shapes():
         plots.probability_panels(np.zeros((2, 32, 32, 3)), np.zeros((2, 9)), names)
     with pytest.raises(ValueError, match="labels"):
         plots.probability_panels(np.zeros((2, 32, 32, 3)), np.zeros((2, 10)), names, labels=[1])
+
+
+def test_training_log_plot_draws_running_epoch_and_validation_lines(tiny):
+    x, y = tiny
+    log = recorders.TrainingLog(every=5, verbose=0)
+    compiled().fit(x[:200], y[:200], batch_size=10, epochs=2, validation_data=(x[200:], y[200:]), verbose=0,
+                   callbacks=[log])
+    fig = plots.training_log(log, title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    for ax, metric in zip(fig.axes, ["loss", "accuracy"]):
+        running, epoch_means, validation = ax.get_lines()
+        assert list(running.get_ydata()) == list(log.steps[metric])  # 40 steps, a record every 5
+        assert len(running.get_xdata()) == 8 and list(epoch_means.get_xdata()) == [1, 2]
+        assert list(validation.get_ydata()) == list(log.epochs[f"val_{metric}"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0] == "training, every 5 steps"
+    without_validation = recorders.TrainingLog(every=5, verbose=0)
+    compiled().fit(x[:50], y[:50], batch_size=10, epochs=1, verbose=0, callbacks=[without_validation])
+    with pytest.raises(ValueError, match="validation_data"):
+        plots.training_log(without_validation)
+    with pytest.raises(ValueError, match="train first"):
+        plots.training_log(recorders.TrainingLog(verbose=0))

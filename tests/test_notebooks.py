@@ -27,6 +27,9 @@ def glued_keys(notebook):
     ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook."""
     code = "\n".join(c.source for c in code_cells(notebook))
     glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]
+    # a noise.Comparison's .glue("key", ...) also glues key_diff, key_margin and key_noise
+    compared = re.findall(r"\.glue\(\s*[f]?[\"']([\w{}]+)[\"']", code)
+    glued += [f"{key}_{part}" for key in compared for part in ("diff", "margin", "noise")]
     return [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
 
 

@@ -303,20 +303,22 @@ def cifar10_past_improved_cnn(input_shape=(32, 32, 3), classes: int = 10, slope:
     Conv(256)-BN-LeakyReLU, Conv(128)-LeakyReLU, MaxPool, SpatialDropout2D(0.05), Flatten,
     Dense(1024)-LeakyReLU, Dense(512)-LeakyReLU, Dense(``classes``, softmax).
 
-    PyTorch defaults where the description is silent: 3x3 convolutions without padding (VALID,
+    PyTorch's settings where the description is silent: 3x3 convolutions without padding (VALID,
     32 -> 28 -> 14 -> 10 -> 5, so 5*5*128 = 3,200 features), LeakyReLU slope 0.01 (Keras's default
-    is 0.3), batch-norm momentum 0.9 (PyTorch's 0.1 counts the other way). ``SpatialDropout2D`` is
-    PyTorch's ``Dropout2d``: it drops whole feature maps. 4,271,050 parameters for 32x32x3 input.
+    is 0.3), batch-norm momentum 0.9 (PyTorch's 0.1 counts the other way) and epsilon 1e-5 (Keras's
+    default is 1e-3). The initialisers stay Keras's (Glorot-uniform weights, zero biases; PyTorch
+    draws both from U(+-1/sqrt(fan_in))). ``SpatialDropout2D`` is PyTorch's ``Dropout2d``: it
+    drops whole feature maps. 4,271,050 parameters for 32x32x3 input.
     """
     def leaky():
         return layers.LeakyReLU(negative_slope=slope)
 
     return keras.Sequential(
         _cifar10_lab_input(input_shape) + [
-            layers.Conv2D(32, 3), layers.BatchNormalization(momentum=0.9), leaky(),
+            layers.Conv2D(32, 3), layers.BatchNormalization(momentum=0.9, epsilon=1e-5), leaky(),
             layers.Conv2D(64, 3), leaky(),
             layers.MaxPooling2D(2), layers.SpatialDropout2D(spatial_dropout),
-            layers.Conv2D(256, 3), layers.BatchNormalization(momentum=0.9), leaky(),
+            layers.Conv2D(256, 3), layers.BatchNormalization(momentum=0.9, epsilon=1e-5), leaky(),
             layers.Conv2D(128, 3), leaky(),
             layers.MaxPooling2D(2), layers.SpatialDropout2D(spatial_dropout),
             layers.Flatten(),
