@@ -39,6 +39,7 @@ SMALL = 12
 
 #: Numbers a notebook may type that are neither settings nor results, with the reason.
 ALLOWED: dict[str, dict[float, str]] = {}
+ALLOWED["a4-cifar10-lab/improved"] = {0.5: "the dropout rate the past text names, which its printed network contradicts"}
 
 #: Notebooks whose prose is still being corrected (issue 13); this set must end empty.
 PENDING = set(IDS)

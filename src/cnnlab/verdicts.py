@@ -21,15 +21,16 @@ def learning_curves(epochs: pd.DataFrame, *, n_train: int, n_validation: int) ->
     * ``val_best``, ``best_epoch``, ``val_last``: the best and the last validation accuracy;
       ``last_vs_best``: the last compared with the best on ``n_validation`` images (``"within
       noise of"`` or ``"below"``);
-    * ``train_rise``: how much the training accuracy (mean over an epoch of ``n_train`` images)
-      rose from the best epoch to the last; ``train_rise_words``: ``"rose"`` when beyond noise,
-      else ``"did not rise beyond noise"``;
+    * ``plateau_epoch``: the first epoch whose validation accuracy is within noise of the best;
+      ``train_rise``: how much the training accuracy (mean over an epoch of ``n_train`` images)
+      rose from that epoch to the last; ``train_rise_words``: ``"rose"`` when beyond noise, else
+      ``"did not rise beyond noise"``;
     * ``gap_first``, ``gap_last``: training minus validation accuracy after the first and last
       epoch;
     * ``loss_words``: where the validation loss was lowest and how far it ended above that;
-    * ``stage``: ``"overfitting"`` (validation accuracy fell beyond noise from its best),
-      ``"past its best"`` (the training accuracy kept rising beyond noise while the validation
-      accuracy stayed within noise of a best reached before the last epoch) or ``"still
+    * ``stage``: ``"overfitting"`` (the validation accuracy fell beyond noise from its best),
+      ``"past its best"`` (the validation accuracy stayed within noise of its best from the
+      plateau epoch on while the training accuracy kept rising beyond noise) or ``"still
       learning"``; ``verdict``: a sentence that says so with the numbers.
     """
     missing = [c for c in CURVE_COLUMNS if c not in epochs.columns]
@@ -38,9 +39,10 @@ def learning_curves(epochs: pd.DataFrame, *, n_train: int, n_validation: int) ->
                          "with validation_data and metrics=['accuracy']")
     frame = epochs.set_index("epoch")
     val, train = frame["val_accuracy"], frame["accuracy"]
-    best_epoch, last_epoch = int(val.idxmax()), int(frame.index[-1])
-    last_vs_best = noise.compare(val.iloc[-1], val.max(), n=n_validation)
-    rise = noise.compare(train.iloc[-1], train.loc[best_epoch], n=n_train)
+    best, best_epoch, last_epoch = float(val.max()), int(val.idxmax()), int(frame.index[-1])
+    last_vs_best = noise.compare(val.iloc[-1], best, n=n_validation)
+    plateau = next(int(e) for e, v in val.items() if not noise.compare(v, best, n=n_validation).beyond)
+    rise = noise.compare(train.iloc[-1], train.loc[plateau], n=n_train)
     lowest = int(frame["val_loss"].idxmin())
     loss_rise = float(frame["val_loss"].iloc[-1] - frame["val_loss"].min())
     if lowest == last_epoch:
@@ -49,27 +51,27 @@ def learning_curves(epochs: pd.DataFrame, *, n_train: int, n_validation: int) ->
         loss_words = f"was lowest after epoch {lowest} and ended {loss_rise:.3f} above that minimum"
     if last_vs_best.beyond:
         stage = "overfitting"
-        verdict = (f"the validation accuracy fell from its best, {val.max():.3f} after epoch {best_epoch}, to "
+        verdict = (f"the validation accuracy fell from its best, {best:.3f} after epoch {best_epoch}, to "
                    f"{val.iloc[-1]:.3f}, a drop beyond noise, while the training accuracy changed by "
-                   f"{rise.difference:+.3f}: the network overfits")
-    elif best_epoch < last_epoch and rise.beyond and rise.difference > 0:
+                   f"{train.iloc[-1] - train.loc[best_epoch]:+.3f}: the network overfits")
+    elif plateau < last_epoch and rise.beyond and rise.difference > 0:
         stage = "past its best"
-        verdict = (f"after epoch {best_epoch} the training accuracy rose by another {rise.difference:.3f} while "
-                   f"the validation accuracy stayed within noise of its best ({val.max():.3f}): the network "
-                   "fits its training images ever better without getting better on new ones, the start of "
-                   "overfitting")
+        verdict = (f"from epoch {plateau} on, the validation accuracy stayed within noise of its best "
+                   f"({best:.3f}, after epoch {best_epoch}) while the training accuracy rose by another "
+                   f"{rise.difference:.3f}: the network fits its training images ever better without getting "
+                   "better on new ones, which is overfitting")
     elif best_epoch == last_epoch:
         stage = "still learning"
-        verdict = (f"the validation accuracy was highest after the last epoch, {val.max():.3f}: no sign of "
+        verdict = (f"the validation accuracy was highest after the last epoch, {best:.3f}: no sign of "
                    "overfitting yet, and more epochs could help")
     else:
         stage = "still learning"
-        verdict = (f"the validation accuracy ended within noise of its best ({val.max():.3f} after epoch "
-                   f"{best_epoch}) and the training accuracy did not rise beyond noise after that: no clear "
-                   "sign of overfitting yet")
+        verdict = (f"the validation accuracy ended within noise of its best ({best:.3f} after epoch "
+                   f"{best_epoch}) and the training accuracy did not rise beyond noise after epoch {plateau}: "
+                   "no clear sign of overfitting yet")
     return {
-        "val_best": float(val.max()), "best_epoch": best_epoch, "val_last": float(val.iloc[-1]),
-        "last_vs_best": last_vs_best.says("above", "below", "within noise of"),
+        "val_best": best, "best_epoch": best_epoch, "val_last": float(val.iloc[-1]),
+        "last_vs_best": last_vs_best.says("above", "below", "within noise of"), "plateau_epoch": plateau,
         "train_rise": rise.difference,
         "train_rise_words": "rose" if rise.beyond and rise.difference > 0 else "did not rise beyond noise",
         "gap_first": float(train.iloc[0] - val.iloc[0]), "gap_last": float(train.iloc[-1] - val.iloc[-1]),
