@@ -58,11 +58,21 @@ SPEC: dict[str, dict | None] = {
     "a3-cnn-design/optimizers": None,
 
     # Assignment 4 (specs/a4-cifar10-lab.md)
-    "a4-cifar10-lab/data": None,
-    "a4-cifar10-lab/train-cnn": None,
-    "a4-cifar10-lab/dropout": None,
-    "a4-cifar10-lab/improved": None,
-    "a4-cifar10-lab/questions": None,
+    "a4-cifar10-lab/data": {
+        "train_images": 49_000, "validation_images": 1_000,
+        "mean": (0.4914, 0.4822, 0.4465), "std": (0.2470, 0.2435, 0.2616)},
+    "a4-cifar10-lab/train-cnn": {
+        "train_images": 49_000, "validation_images": 1_000, "epochs": 20, "log_every": 200,
+        "optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "batch_size": 32},
+    "a4-cifar10-lab/dropout": {
+        "train_images": 49_000, "validation_images": 1_000, "test_images": 10_000, "epochs": 20,
+        "rates": [0.2, 0.5, 0.8], "filters": (32, 32, 64, 128, 256, 512), "dense_units": 512,
+        "optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "batch_size": 32},
+    "a4-cifar10-lab/improved": {
+        "train_images": 49_000, "validation_images": 1_000, "test_images": 10_000,
+        "epochs_past": 15, "optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9,
+        "batch_size": 32},
+    "a4-cifar10-lab/questions": {},
 
     # Assignment 5 (specs/a5-mixtures-factorization.md)
     "a5-mixtures-factorization/mixture": {

@@ -40,6 +40,7 @@ SMALL = 12
 #: Numbers a notebook may type that are neither settings nor results, with the reason.
 ALLOWED: dict[str, dict[float, str]] = {
     "a2-mnist-convnet/replicate": {2012: "the year of the Adadelta paper (Zeiler, 2012)"},
+    "a4-cifar10-lab/improved": {0.5: "the dropout rate the past text names, which its printed network contradicts"},
     "a5-mixtures-factorization/mixture": {
         1074: "the smallest subnormal float64 is 2**-1074 (IEEE 754), a property of the format",
         1075: "half of it, 2**-1075, below which exp() rounds to 0.0",
@@ -53,6 +54,11 @@ DONE = {
     "a2-mnist-convnet/replicate",
     "a2-mnist-convnet/pixel-shuffle",
     "a2-mnist-convnet/dropout",
+    "a4-cifar10-lab/data",
+    "a4-cifar10-lab/train-cnn",
+    "a4-cifar10-lab/dropout",
+    "a4-cifar10-lab/improved",
+    "a4-cifar10-lab/questions",
     "a5-mixtures-factorization/mixture",
     "a5-mixtures-factorization/matrix-factorization",
     "a5-mixtures-factorization/cnn-vs-mlp",

@@ -75,7 +75,10 @@ def _conv_bn(filters: int) -> list:
 def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
             dropout=(0.2, 0.3, 0.4), augment: bool = True) -> keras.Sequential:
     """VGG-style network: per stage two batch-normalised 3x3 convolutions of ``widths[i]`` filters,
-    max-pooling and dropout ``dropout[i]``; then global average pooling and a softmax layer."""
+    max-pooling and dropout ``dropout[i]``; then global average pooling and a softmax layer.
+
+    289,642 parameters with the default widths for 32x32x3 input (the count includes the batch-norm
+    statistics, as ``count_params`` does; augmentation adds none)."""
     if len(widths) != len(dropout):
         raise ValueError(f"need one dropout rate per stage: {len(widths)} widths, {len(dropout)} rates")
     stack = [keras.Input(shape=input_shape)]
@@ -173,116 +176,3 @@ def dropout_rates(model: keras.Model) -> list[float]:
     return [float(layer.rate) for layer in model.layers if isinstance(layer, layers.Dropout)]
 
 
-# --- assignment 4: the CIFAR-10 lab (every model starts with the CIFAR-10 normalisation layer) ---
-
-
-def _cifar10_lab_input(input_shape) -> list:
-    """``Input`` plus the Normalization layer with the given CIFAR-10 statistics (raw [0, 1] pixels in)."""
-    from .data import cifar10_normalization
-
-    return [keras.Input(shape=tuple(input_shape)), cifar10_normalization()]
-
-
-def cifar10_first_cnn(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
-    """Assignment 4's first CNN: normalisation, Conv(32)-Conv(32)-MaxPool, Conv(64)-Conv(64)-MaxPool,
-    Flatten, Dense(512, ReLU), Dense(``classes``, softmax); 3x3 convolutions, VALID padding, ReLU.
-
-    32 -> 30 -> 28 -> 14 -> 12 -> 10 -> 5, so the layer named ``flatten`` has 5*5*64 = 1,600
-    features; 890,410 parameters for 32x32x3 input (819,712 of them in Dense(512)).
-    """
-    return keras.Sequential(
-        _cifar10_lab_input(input_shape) + [
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(name="flatten"),
-            layers.Dense(512, activation="relu"),
-            layers.Dense(classes, activation="softmax"),
-        ],
-        name="cifar10_first_cnn",
-    )
-
-
-def cifar10_dropout_cnn(rate: float, input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
-    """Assignment 4's dropout network; only ``rate`` (both dropout layers) varies, never the layers.
-
-    Normalisation, Conv 32-32-64-128, MaxPool, Conv 256, MaxPool, Dropout(``rate``), Conv 512,
-    MaxPool, Dropout(``rate``), Flatten, Dense(512, ReLU), Dense(``classes``, softmax); 3x3
-    convolutions with VALID padding and ReLU: 32 -> 24 -> 12 -> 10 -> 5 -> 3 -> 1, so 512 features
-    reach the dense layers (the last pooling floors 3 to 1, as PyTorch's does). 1,845,610 parameters
-    for 32x32x3 input, whatever the rate.
-    """
-    if not 0 <= rate < 1:
-        raise ValueError(f"the dropout rate is the probability of dropping a unit: expected 0 <= rate < 1, "
-                         f"got {rate}")
-    return keras.Sequential(
-        _cifar10_lab_input(input_shape)
-        + [layers.Conv2D(filters, 3, activation="relu") for filters in (32, 32, 64, 128)]
-        + [
-            layers.MaxPooling2D(2),
-            layers.Conv2D(256, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Dropout(rate),
-            layers.Conv2D(512, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Dropout(rate),
-            layers.Flatten(),
-            layers.Dense(512, activation="relu"),
-            layers.Dense(classes, activation="softmax"),
-        ],
-        name=f"cifar10_dropout_cnn_{rate:g}",
-    )
-
-
-def cifar10_past_improved_cnn(input_shape=(32, 32, 3), classes: int = 10, slope: float = 0.01,
-                              spatial_dropout: float = 0.05) -> keras.Sequential:
-    """Assignment 4's past improved model, translated from PyTorch: normalisation,
-    Conv(32)-BN-LeakyReLU, Conv(64)-LeakyReLU, MaxPool, SpatialDropout2D(0.05),
-    Conv(256)-BN-LeakyReLU, Conv(128)-LeakyReLU, MaxPool, SpatialDropout2D(0.05), Flatten,
-    Dense(1024)-LeakyReLU, Dense(512)-LeakyReLU, Dense(``classes``, softmax).
-
-    PyTorch defaults where the description is silent: 3x3 convolutions without padding (VALID,
-    32 -> 28 -> 14 -> 10 -> 5, so 5*5*128 = 3,200 features), LeakyReLU slope 0.01 (Keras's default
-    is 0.3), batch-norm momentum 0.9 (PyTorch's 0.1 counts the other way). ``SpatialDropout2D`` is
-    PyTorch's ``Dropout2d``: it drops whole feature maps. 4,271,050 parameters for 32x32x3 input.
-    """
-    def leaky():
-        return layers.LeakyReLU(negative_slope=slope)
-
-    return keras.Sequential(
-        _cifar10_lab_input(input_shape) + [
-            layers.Conv2D(32, 3), layers.BatchNormalization(momentum=0.9), leaky(),
-            layers.Conv2D(64, 3), leaky(),
-            layers.MaxPooling2D(2), layers.SpatialDropout2D(spatial_dropout),
-            layers.Conv2D(256, 3), layers.BatchNormalization(momentum=0.9), leaky(),
-            layers.Conv2D(128, 3), leaky(),
-            layers.MaxPooling2D(2), layers.SpatialDropout2D(spatial_dropout),
-            layers.Flatten(),
-            layers.Dense(1024), leaky(),
-            layers.Dense(512), leaky(),
-            layers.Dense(classes, activation="softmax"),
-        ],
-        name="cifar10_past_improved_cnn",
-    )
-
-
-def cifar10_better_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
-                       dropout=(0.2, 0.3, 0.4), augment: bool = True) -> keras.Sequential:
-    """Assignment 4's better model: normalisation, optional augmentation (random flips and shifts,
-    active in training only), then per stage two batch-normalised 3x3 convolutions of ``widths[i]``
-    filters (same padding), MaxPool and Dropout(``dropout[i]``); global average pooling and
-    Dense(``classes``, softmax). 288,554 parameters with the default widths.
-    """
-    if len(widths) != len(dropout):
-        raise ValueError(f"need one dropout rate per stage: {len(widths)} widths, {len(dropout)} rates")
-    stack = _cifar10_lab_input(input_shape)
-    if augment:
-        stack.append(augmentation())
-    for filters, rate in zip(widths, dropout):
-        stack += _conv_bn(filters) + _conv_bn(filters) + [layers.MaxPooling2D(2), layers.Dropout(rate)]
-    stack += [layers.GlobalAveragePooling2D(), layers.Dense(classes, activation="softmax")]
-    widths_name = "_".join(str(w) for w in widths)
-    return keras.Sequential(stack, name=f"cifar10_better_cnn_{widths_name}" + ("_augmented" if augment else ""))

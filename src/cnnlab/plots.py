@@ -257,3 +257,28 @@ def named_curves(frame: pd.DataFrame, metric: str = "accuracy", split: str = "va
     ax.legend(title=legend_title, fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def training_log(log, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None) -> plt.Figure:
+    """One panel per metric of a :class:`~cnnlab.recorders.TrainingLog`: the running mean of every
+    ``log.every`` training steps (thin line, at the point of training it was recorded), the
+    training mean over each epoch and the validation value at the end of each epoch."""
+    if log.epochs.empty:
+        raise ValueError("the log is empty: pass it to fit(callbacks=[log]) and train first")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        if f"val_{metric}" not in log.epochs:
+            raise ValueError(f"the log has no val_{metric}: train with validation_data")
+        ax.plot(log.steps["epoch"], log.steps[metric], lw=1, alpha=0.6,
+                label=f"training, every {log.every} steps")
+        ax.plot(log.epochs["epoch"], log.epochs[metric], "o-", label="training, mean over the epoch")
+        ax.plot(log.epochs["epoch"], log.epochs[f"val_{metric}"], "s-", label="validation, end of epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -102,3 +102,20 @@ def overfitting(frame: pd.DataFrame, train: str = "train", validation: str = "va
                      "accuracy gap": curves.loc[last, (train, "accuracy")] - curves.loc[last, (validation, "accuracy")],
                      "final validation accuracy": curves.loc[last, (validation, "accuracy")]}
     return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
+
+
+def summary(frames, metric: str = "accuracy", validation: str = "validation") -> pd.DataFrame:
+    """One row per named run of a ``{name: tidy frame}`` mapping (one run per frame): the last
+    epoch's training and validation ``metric``, the best validation value and the (earliest) epoch
+    it was reached. The training value is what ``fit`` reports, the mean over the epoch."""
+    rows = {}
+    for name, frame in frames.items():
+        if frame["run"].nunique() != 1:
+            raise ValueError(f"{name!r} holds {frame['run'].nunique()} runs; summary() takes one run per name")
+        curve = frame[frame.metric == metric].pivot(index="epoch", columns="split", values="value")
+        if validation not in curve.columns or "train" not in curve.columns:
+            raise ValueError(f"{name!r} has no train and {validation} {metric}: train with validation data")
+        rows[name] = {f"train {metric}": curve["train"].iloc[-1], f"{validation} {metric}": curve[validation].iloc[-1],
+                      f"best {validation} {metric}": curve[validation].max(),
+                      "best epoch": int(curve[validation].idxmax())}
+    return pd.DataFrame.from_dict(rows, orient="index").astype({"best epoch": int})
