@@ -1,5 +1,6 @@
-"""What cnnlab declares: every import of the package is a declared dependency, and the Python
-version it claims is the one CI runs."""
+"""What cnnlab declares: every import of the package and of the notebooks (which a student runs
+after installing cnnlab) is a declared dependency, and the Python version it claims is the one CI
+runs."""
 
 import ast
 import re
@@ -8,6 +9,7 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import jupytext
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -15,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "cnnlab"
+BOOK = ROOT / "book"
 
 # Imported but deliberately not declared, with the reason.
 NOT_DECLARED = {
@@ -39,11 +42,26 @@ def optional(node: ast.AST, parents: dict) -> bool:
     return False
 
 
+def sources() -> dict[str, str]:
+    """Python source of every module of cnnlab and of every notebook's code cells (shell and
+    magic lines dropped), by path relative to the repository."""
+    found = {str(path.relative_to(ROOT)): path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
+    for path in sorted(BOOK.rglob("*.md")):
+        notebook = jupytext.read(path)
+        if "kernelspec" not in notebook.metadata:
+            continue  # a page, not a notebook
+        lines = [line for cell in notebook.cells if cell.cell_type == "code"
+                 for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        found[str(path.relative_to(ROOT))] = "\n".join(lines)
+    return found
+
+
 def third_party_imports() -> dict[str, str]:
-    """Top-level module of every required absolute import in src/cnnlab -> the first file."""
+    """Top-level module of every required absolute import in cnnlab and the notebooks -> the
+    first file that imports it."""
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text())
+    for where, text in sources().items():
+        tree = ast.parse(text)
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -56,7 +74,7 @@ def third_party_imports() -> dict[str, str]:
                 top = name.split(".")[0]
                 if top in sys.stdlib_module_names or top in ("cnnlab", "__future__") or optional(node, parents):
                     continue
-                found.setdefault(top, str(path.relative_to(ROOT)))
+                found.setdefault(top, where)
     return found
 
 
