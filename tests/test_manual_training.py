@@ -214,3 +214,23 @@ def test_split_pool_fashion_mnist_sizes(data_folder):
     assert split["train"][0].shape == (56_000, 28, 28) and split["test"][1].shape == (7_000,)
     labels = np.concatenate([y for _, y in split.values()])
     assert np.bincount(labels).tolist() == [7_000] * 10  # the 70,000 pooled images, each used once
+
+
+def test_weight_change_is_relative_and_skips_zero_tensors():
+    from cnnlab import diagnostics
+
+    initial = [np.array([[3.0, 4.0]]), np.zeros(2), np.ones(4)]
+    final = [np.array([[3.0, 5.0]]), np.ones(2), np.ones(4) * 1.5]
+    # |(0, 1)| / |(3, 4)| = 0.2; the zero bias is skipped; |0.5 * 1_4| / |1_4| = 0.5
+    assert np.allclose(diagnostics.weight_change(initial, final), [0.2, 0.5])
+    with pytest.raises(ValueError, match="same model"):
+        diagnostics.weight_change(initial, final[:2])
+    with pytest.raises(ValueError, match="shapes differ"):
+        diagnostics.weight_change([np.ones(3)], [np.ones(4)])
+
+
+def test_epochs_to_reach_gives_the_first_epoch_at_or_above_the_target():
+    curves = pd.DataFrame({"fast": [0.2, 0.5, 0.4], "slow": [0.1, 0.3, 0.5], "never": [0.1, 0.2, 0.3]},
+                          index=pd.Index([1, 2, 3], name="epoch"))
+    reach = tidy.epochs_to_reach(curves, 0.5)
+    assert reach["fast"] == 2 and reach["slow"] == 3 and np.isnan(reach["never"])

@@ -44,3 +44,11 @@ def best_epochs(frame: pd.DataFrame) -> pd.DataFrame:
         rows[run] = {"best validation accuracy": val.max(), "best epoch": int(val.idxmax()),
                      "last validation accuracy": val.iloc[-1], "seconds per epoch": seconds.median()}
     return pd.DataFrame(rows).T.astype({"best epoch": int}).rename_axis("run")
+
+
+def epochs_to_reach(curves: pd.DataFrame, target: float) -> pd.Series:
+    """For every column of ``curves`` (one curve per run, indexed by epoch), the first epoch at
+    which it reaches ``target`` or more; NaN for a curve that never does."""
+    reached = curves.ge(target)
+    first = reached.idxmax().astype(float)
+    return first.where(reached.any())
