@@ -234,3 +234,24 @@ def test_epochs_to_reach_gives_the_first_epoch_at_or_above_the_target():
                           index=pd.Index([1, 2, 3], name="epoch"))
     reach = tidy.epochs_to_reach(curves, 0.5)
     assert reach["fast"] == 2 and reach["slow"] == 3 and np.isnan(reach["never"])
+
+
+def test_split_pool_keeps_profile_subsets_of_training_and_validation(data_folder):
+    whole = data.split_pool("fashion_mnist")
+    small = data.split_pool("fashion_mnist", sizes=(100, 50))
+    assert [len(x) for x, _ in small.values()] == [100, 50, 7_000]
+    assert np.array_equal(small["test"][1], whole["test"][1])
+    x, y = data.sample(100, *whole["train"], seed=0)
+    assert np.array_equal(small["train"][0], x) and np.array_equal(small["train"][1], y)
+
+
+def test_candidates_split_loop_settings_from_builder_arguments():
+    made = handloop.candidates(
+        {"small": {"learning_rate": 0.1, "width": 4}, "wide": {"learning_rate": 0.2, "width": 8, "batch_size": 16}},
+        build=models.gap_cnn, batch_size=32, input_shape=(8, 8, 1))
+    assert set(made["small"]) == {"build", "learning_rate", "batch_size"}
+    assert made["small"]["learning_rate"] == 0.1 and made["small"]["batch_size"] == 32
+    assert made["wide"]["batch_size"] == 16  # a setting's own value beats the common one
+    small, wide = made["small"]["build"](), made["wide"]["build"]()
+    assert small is not made["small"]["build"]()  # a fresh model every call
+    assert small.input_shape == (None, 8, 8, 1) and small.layers[0].filters == 4 and wide.layers[0].filters == 8
