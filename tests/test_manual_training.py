@@ -255,3 +255,23 @@ def test_candidates_split_loop_settings_from_builder_arguments():
     small, wide = made["small"]["build"](), made["wide"]["build"]()
     assert small is not made["small"]["build"]()  # a fresh model every call
     assert small.input_shape == (None, 8, 8, 1) and small.layers[0].filters == 4 and wide.layers[0].filters == 8
+
+
+def test_the_code_a3_solutions_include_exists():
+    """The solutions show cnnlab's code with ``literalinclude``/``:pyobject:``; a renamed function
+    or file would only break the strict site build, so check every such directive here."""
+    import ast
+    import re
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book" / "a3-cnn-design"
+    found = 0
+    for notebook in book.glob("*.md"):
+        for path, name in re.findall(r"```\{literalinclude\} (\S+)\n:pyobject: (\w+)", notebook.read_text()):
+            source = (notebook.parent / path).resolve()
+            assert source.is_file(), f"{notebook.name} includes {path}, which does not exist"
+            defined = {node.name for node in ast.parse(source.read_text()).body
+                       if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+            assert name in defined, f"{notebook.name} includes {name} from {path}, which does not define it"
+            found += 1
+    assert found >= 7  # conv2d; the loss, prediction, update, step, loop and evaluation
