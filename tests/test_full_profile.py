@@ -47,7 +47,7 @@ SPEC: dict[str, dict | None] = {
         "h2": {"learning_rate": 1e-4, "conv_layers": 3, "dense_layers": 2, "width": 64, "dense_units": 128}},
     "a3-cnn-design/new-dataset": {
         "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 56_000, "validation_images": 7_000,
-        "test_images": 7_000, "epochs": 20, "batch_size": 32, "learning_rate": 9e-4,
+        "test_images": 7_000, "epochs": 20, "tuning_epochs": 20, "batch_size": 32, "learning_rate": 9e-4,
         "past_tuned": {"conv_layers": 3, "width": 16, "kernel_size": 3, "learning_rate": 1e-3, "batch_size": 64}},
     "a3-cnn-design/optimizers": {
         "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 48_000, "validation_images": 6_000,

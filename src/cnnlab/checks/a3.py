@@ -24,7 +24,8 @@ BASE_LAYERS = ["Conv2D(16, 2×2, relu, same)", "MaxPooling2D(2×2)", "Conv2D(32,
 #: Best validation accuracy a trained base model must reach: above chance under ``smoke`` (a few
 #: hundred steps), and a little short of what the book's own runs reach under ``cpu`` and ``full``.
 BASE_CIFAR = {"smoke": 0.05, "cpu": 0.12, "full": 0.15}
-BASE_FASHION = {"smoke": 0.05, "cpu": 0.45, "full": 0.6}
+FASHION_SCALED = {"smoke": 0.05, "cpu": 0.15, "full": 0.15}  # plain SGD 9e-4 crawls on [0, 1] pixels
+FASHION_RAW = {"smoke": 0.05, "cpu": 0.7, "full": 0.7}
 
 
 def _keras():
@@ -268,10 +269,10 @@ def fashion_base(ns):
         expect.same_layers(ns[name], BASE_LAYERS, name)
         expect.parameters(ns[name], 2_490, name)
     scaled = _trained_by_the_loop(ns["base"], ns["base_history"], ns["x_val"], ns["y_val"], settings.epochs,
-                                  "base", BASE_FASHION)
+                                  "base", FASHION_SCALED)
     raw_val = np.asarray(ns["raw_val"], dtype="float32").reshape(ns["x_val"].shape)
     raw = _trained_by_the_loop(ns["raw_base"], ns["raw_history"], raw_val, ns["y_val"], settings.epochs,
-                               "raw_base", BASE_FASHION)
+                               "raw_base", FASHION_RAW)
     return f"scaled: {scaled}; raw pixels: {raw}"
 
 
