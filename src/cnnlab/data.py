@@ -143,8 +143,7 @@ def split_pool(name: str, fractions=(0.8, 0.1, 0.1), seed: int = 1, sizes=None):
 
     Returns ``{"train": (x, y), "validation": (x, y), "test": (x, y)}`` with labels flattened to
     shape ``(N,)``: CIFAR-10 gives 48,000/6,000/6,000 and Fashion-MNIST 56,000/7,000/7,000.
-    ``sizes=(n_train, n_validation)`` keeps that many random rows (:func:`sample`, seed 0) of the
-    training and validation parts, as a reduced profile does; the test part stays whole.
+    ``sizes=(n_train, n_validation)`` keeps that many random rows of those two (:func:`sample`, seed 0).
     """
     (x_train, y_train), (x_test, y_test) = load(name)
     x = np.concatenate([x_train, x_test])
