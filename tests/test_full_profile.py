@@ -52,10 +52,32 @@ SPEC: dict[str, dict | None] = {
         "sweep_rates": [0.0, 0.1, 0.25, 0.5, 0.75]},
 
     # Assignment 3 (specs/a3-cnn-design.md)
-    "a3-cnn-design/building": None,
-    "a3-cnn-design/training-tuning": None,
-    "a3-cnn-design/new-dataset": None,
-    "a3-cnn-design/optimizers": None,
+    "a3-cnn-design/building": {
+        "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 48_000, "validation_images": 6_000,
+        "test_images": 6_000, "batch_size": 32, "epochs": 30, "base_filters": (16, 32), "kernel_size": 2},
+    "a3-cnn-design/training-tuning": {
+        "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 48_000, "validation_images": 6_000,
+        "test_images": 6_000, "epochs": 20, "batch_size": 32, "learning_rate": 9e-4,
+        "h1": {"learning_rate": 1e-3, "conv_layers": 2, "dense_layers": 1, "width": 32},
+        # the past H2's hidden dense layer had 2n = 128 units (its missing ReLU is a listed departure)
+        "h2": {"learning_rate": 1e-4, "conv_layers": 3, "dense_layers": 2, "width": 64, "dense_units": 128}},
+    "a3-cnn-design/new-dataset": {
+        "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 56_000, "validation_images": 7_000,
+        "test_images": 7_000, "epochs": 20, "tuning_epochs": 20, "batch_size": 32, "learning_rate": 9e-4,
+        "past_tuned": {"conv_layers": 3, "width": 16, "kernel_size": 3, "learning_rate": 1e-3, "batch_size": 64}},
+    "a3-cnn-design/optimizers": {
+        "split_seed": 1, "split": (0.8, 0.1, 0.1), "train_images": 48_000, "validation_images": 6_000,
+        "test_images": 6_000, "epochs": 20, "batch_size": 32, "learning_rate": 1e-3,
+        "model": {"conv_layers": 2, "dense_layers": 1, "width": 32, "kernel_size": 2},  # H1
+        "optimizers": {
+            "SGD": ("SGD", {}),
+            "momentum 0.9": ("SGD", {"momentum": 0.9}),
+            "momentum 0.7": ("SGD", {"momentum": 0.7}),
+            "Nesterov 0.9": ("SGD", {"momentum": 0.9, "nesterov": True}),
+            "Adam": ("Adam", {}),
+            "Adam β1 0.7, β2 0.888": ("Adam", {"beta_1": 0.7, "beta_2": 0.888}),
+            "Adam β1 0.8, β2 0.955, lr 0.005": ("Adam", {"beta_1": 0.8, "beta_2": 0.955, "learning_rate": 5e-3}),
+        }},
 
     # Assignment 4 (specs/a4-cifar10-lab.md)
     "a4-cifar10-lab/data": {

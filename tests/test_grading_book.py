@@ -85,12 +85,14 @@ def test_one_layer_changed_changes_one_width():
 
 
 def independent_wrong_answer(parts):
-    """(label, code): the solution of the last checked exercise that builds a Dense/Conv layer
-    with a literal width and whose names no later cell or check reads, with that width changed.
+    """(label, code): the solution of the last checked exercise that builds a model (a
+    ``Sequential`` or functional ``Model``) with a Dense/Conv layer of literal width and whose names no later cell or check reads, with that width changed.
     (An exercise that later ones build on would make them fail too: in a1 mnist-mlp, Q7 reuses
     Q5's ``softmax_model``.)"""
     for index, exercise in reversed(list(enumerate(parts.exercises))):
-        wrong = one_layer_changed("\n\n".join(exercise.solution_code)) if exercise.label in parts.checks else None
+        code = "\n\n".join(exercise.solution_code)
+        builds_model = "Sequential(" in code or "Model(" in code  # a lone layer may have any width
+        wrong = one_layer_changed(code) if exercise.label in parts.checks and builds_model else None
         if wrong is None:
             continue
         defined = set().union(*(namecheck.cell_names(code)[1] for code in exercise.solution_code))

@@ -214,3 +214,64 @@ def test_split_pool_fashion_mnist_sizes(data_folder):
     assert split["train"][0].shape == (56_000, 28, 28) and split["test"][1].shape == (7_000,)
     labels = np.concatenate([y for _, y in split.values()])
     assert np.bincount(labels).tolist() == [7_000] * 10  # the 70,000 pooled images, each used once
+
+
+def test_weight_change_is_relative_and_skips_zero_tensors():
+    from cnnlab import diagnostics
+
+    initial = [np.array([[3.0, 4.0]]), np.zeros(2), np.ones(4)]
+    final = [np.array([[3.0, 5.0]]), np.ones(2), np.ones(4) * 1.5]
+    # |(0, 1)| / |(3, 4)| = 0.2; the zero bias is skipped; |0.5 * 1_4| / |1_4| = 0.5
+    assert np.allclose(diagnostics.weight_change(initial, final), [0.2, 0.5])
+    with pytest.raises(ValueError, match="same model"):
+        diagnostics.weight_change(initial, final[:2])
+    with pytest.raises(ValueError, match="shapes differ"):
+        diagnostics.weight_change([np.ones(3)], [np.ones(4)])
+
+
+def test_epochs_to_reach_gives_the_first_epoch_at_or_above_the_target():
+    curves = pd.DataFrame({"fast": [0.2, 0.5, 0.4], "slow": [0.1, 0.3, 0.5], "never": [0.1, 0.2, 0.3]},
+                          index=pd.Index([1, 2, 3], name="epoch"))
+    reach = tidy.epochs_to_reach(curves, 0.5)
+    assert reach["fast"] == 2 and reach["slow"] == 3 and np.isnan(reach["never"])
+
+
+def test_split_pool_keeps_profile_subsets_of_training_and_validation(data_folder):
+    whole = data.split_pool("fashion_mnist")
+    small = data.split_pool("fashion_mnist", sizes=(100, 50))
+    assert [len(x) for x, _ in small.values()] == [100, 50, 7_000]
+    assert np.array_equal(small["test"][1], whole["test"][1])
+    x, y = data.sample(100, *whole["train"], seed=0)
+    assert np.array_equal(small["train"][0], x) and np.array_equal(small["train"][1], y)
+
+
+def test_candidates_split_loop_settings_from_builder_arguments():
+    made = handloop.candidates(
+        {"small": {"learning_rate": 0.1, "width": 4}, "wide": {"learning_rate": 0.2, "width": 8, "batch_size": 16}},
+        build=models.gap_cnn, batch_size=32, input_shape=(8, 8, 1))
+    assert set(made["small"]) == {"build", "learning_rate", "batch_size"}
+    assert made["small"]["learning_rate"] == 0.1 and made["small"]["batch_size"] == 32
+    assert made["wide"]["batch_size"] == 16  # a setting's own value beats the common one
+    small, wide = made["small"]["build"](), made["wide"]["build"]()
+    assert small is not made["small"]["build"]()  # a fresh model every call
+    assert small.input_shape == (None, 8, 8, 1) and small.layers[0].filters == 4 and wide.layers[0].filters == 8
+
+
+def test_the_code_a3_solutions_include_exists():
+    """The solutions show cnnlab's code with ``literalinclude``/``:pyobject:``; a renamed function
+    or file would only break the strict site build, so check every such directive here."""
+    import ast
+    import re
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book" / "a3-cnn-design"
+    found = 0
+    for notebook in book.glob("*.md"):
+        for path, name in re.findall(r"```\{literalinclude\} (\S+)\n:pyobject: (\w+)", notebook.read_text()):
+            source = (notebook.parent / path).resolve()
+            assert source.is_file(), f"{notebook.name} includes {path}, which does not exist"
+            defined = {node.name for node in ast.parse(source.read_text()).body
+                       if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+            assert name in defined, f"{notebook.name} includes {name} from {path}, which does not define it"
+            found += 1
+    assert found >= 7  # conv2d; the loss, prediction, update, step, loop and evaluation

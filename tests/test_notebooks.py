@@ -25,12 +25,12 @@ def code_cells(notebook):
 def glued_keys(notebook):
     """Patterns of the keys a notebook glues; ``glue(f"q8_{width}", ...)`` matches any
     ``q8_<word>``. ``config.setup`` glues ``profile`` in every notebook, and a comparison's
-    ``.glue("key", ...)`` the keys ``key_diff``, ``key_margin`` and ``key_noise`` too."""
+    ``.glue("key", ...)`` (:meth:`cnnlab.noise.Comparison.glue`) four keys."""
     code = "\n".join(c.source for c in code_cells(notebook))
     glued = re.findall(r"glue\(\s*[f]?[\"']([\w{}]+)[\"']", code) + ["profile"]
-    # a cnnlab.noise Comparison's .glue(key, ...) also glues key_diff, key_margin and key_noise
+    # noise.Comparison.glue("key", ...) also glues key_diff, key_margin and key_noise
     compared = re.findall(r"\.glue\(\s*[f]?[\"']([\w{}]+)[\"']", code)
-    glued += [f"{key}_{suffix}" for key in compared for suffix in ("diff", "margin", "noise")]
+    glued += [f"{key}_{part}" for key in compared for part in ("diff", "margin", "noise")]
     return [re.compile("^" + re.sub(r"\{[^}]*\}", r"\\w+", g) + "$") for g in glued]
 
 

@@ -47,25 +47,6 @@ ALLOWED: dict[str, dict[float, str]] = {
     },
 }
 
-#: Notebooks whose prose is still being corrected (issue 13); this set must end empty.
-DONE = {
-    "a1-keras-basics/mnist-mlp",
-    "a1-keras-basics/cifar10-mlp-cnn",
-    "a2-mnist-convnet/replicate",
-    "a2-mnist-convnet/pixel-shuffle",
-    "a2-mnist-convnet/dropout",
-    "a4-cifar10-lab/data",
-    "a4-cifar10-lab/train-cnn",
-    "a4-cifar10-lab/dropout",
-    "a4-cifar10-lab/improved",
-    "a4-cifar10-lab/questions",
-    "a5-mixtures-factorization/mixture",
-    "a5-mixtures-factorization/matrix-factorization",
-    "a5-mixtures-factorization/cnn-vs-mlp",
-}
-PENDING = set(IDS) - DONE
-#: Notebooks whose exercises still type profile-dependent sizes (issue 14); must end empty.
-PENDING_SIZES = set(IDS) - DONE
 
 NUMBER = re.compile(r"(?<![\w.\d])([-−]?\d(?:[\d,]*\d)?(?:\.\d+)?(?:[eE][-+]?\d+)?)(\s*%)?(?![\w\d])")
 SIZE = re.compile(r"(?<![\w.\d])(\d(?:[\d,]*\d)?)\s+(?:[A-Za-z-]+\s+){0,2}?"
@@ -204,17 +185,11 @@ def test_the_scanner_finds_typed_results(tmp_path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_prose_types_no_result(path):
-    notebook = f"{path.parent.name}/{path.stem}"
-    if notebook in PENDING:
-        pytest.skip("prose still being corrected (issue 13)")
     bad = typed_results(path)
     assert not bad, "typed numbers that are neither glued, settings nor past figures:\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_text_types_no_profile_dependent_size(path):
-    notebook = f"{path.parent.name}/{path.stem}"
-    if notebook in PENDING_SIZES:
-        pytest.skip("exercises still type full sizes (issue 14)")
     bad = typed_sizes(path)
     assert not bad, "sizes that another profile contradicts (use S.<name> or glue):\n" + "\n".join(bad)

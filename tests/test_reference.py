@@ -1,4 +1,4 @@
-"""The from-scratch layers of cnnlab.reference against the Keras layers they re-implement."""
+"""The from-scratch convolution of cnnlab.reference against the Keras layer it re-implements."""
 
 import keras
 import numpy as np
@@ -55,25 +55,3 @@ def test_conv2d_rejects_bad_shapes_with_the_expected_shape():
     with pytest.raises(ValueError, match="stride"):
         reference.conv2d(images, np.zeros((1, 1, 3, 2)), stride=0)
 
-
-def test_global_average_pool_matches_keras():
-    maps = np.random.default_rng(2).random((3, 6, 5, 4), dtype=np.float32)
-    ours = reference.global_average_pool(maps)
-    assert ours.shape == (3, 4)
-    assert np.allclose(ours, np.asarray(keras.layers.GlobalAveragePooling2D()(maps)), atol=1e-6)
-
-
-@pytest.mark.parametrize("n, n_in, n_out", [(1, 2, 1), (4, 32, 10), (7, 5, 3)])
-def test_dense_matches_the_keras_layer(n, n_in, n_out):
-    x = np.random.default_rng(3).normal(size=(n, n_in)).astype("float32")
-    layer = keras.layers.Dense(n_out, bias_initializer="random_normal")
-    expected = np.asarray(layer(x))
-    kernel, bias = layer.get_weights()
-    assert np.allclose(reference.dense(x, kernel, bias), expected, atol=1e-5)
-
-
-def test_dense_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"kernel of shape \(4, n_out\)"):
-        reference.dense(np.zeros((2, 4)), np.zeros((3, 1)), np.zeros(1))
-    with pytest.raises(ValueError, match=r"bias of shape \(1,\)"):
-        reference.dense(np.zeros((2, 4)), np.zeros((4, 1)), np.zeros(2))

@@ -56,3 +56,11 @@ def test_a_full_record_fills_its_column(tmp_path, monkeypatch):
     assert "GPU (Tesla T4)" in page and "2026-12-01" in page
     assert results_page.recorded(item["build"], values) in page
     assert results_page.recorded(item["build"], None) == "not yet measured"
+
+
+def test_a_past_curve_is_read_in_order():
+    notebook = "a3-cnn-design/training-tuning"
+    base = past.curve(notebook, "base model, validation accuracy after each epoch")
+    assert len(base) == 20 and base[0] == 0.1322 and max(base) == past.figure(notebook, "base model, best")
+    with pytest.raises(KeyError, match="0 figures"):
+        past.curve(notebook, "no such question")

@@ -96,7 +96,8 @@ def needs(label: str) -> tuple[str, ...]:
 
 def problems(path: Path, parts: Parts | None = None) -> list[Problem]:
     """Every name a kept cell reads that only solution code defines and that no exercise above
-    tells the student to define; and every name a check needs that its exercise does not name."""
+    tells the student to define; and every name a check needs that no kept cell above defines and
+    neither its exercise nor one above names."""
     parts = parts or parse(path)
     found: list[Problem] = []
     kept_defines: set[str] = set()
@@ -122,10 +123,11 @@ def problems(path: Path, parts: Parts | None = None) -> list[Problem]:
                 continue
             statement = named(parts.exercise(check).source) if any(
                 e.label == check for e in parts.exercises) else set()
-            for name in wanted:
-                if name not in statement:
-                    found.append(Problem(path, line, name, f"is needed by check({check!r}) but the statement "
-                                                           f"of {check} does not name it in backticks"))
+            for name in wanted:  # what a kept cell above defines, or a statement above told, is known
+                if name not in statement | kept_defines | told:
+                    found.append(Problem(path, line, name, f"is needed by check({check!r}) but neither the "
+                                                           f"statement of {check} nor one above names it in "
+                                                           f"backticks, and no kept cell above defines it"))
             reads |= set(wanted)
         for name in sorted(reads):
             if name in solution_defines and name not in kept_defines and name not in told:

@@ -7,7 +7,7 @@ Modules, each with one job, from the bottom layer up (a module imports only from
 ``data``           datasets (local folder or download), subsets, splits, pixel permutations,
                    the MovieLens ratings matrix
 ``models``         builders for the architectures the notebooks reuse
-``reference``      NumPy convolution and dense layer, written out by hand
+``reference``      a NumPy convolution written out by hand (assignment 3)
 ``mixture``        mixture responsibilities computed directly (to show where they break)
 ``factorization``  matrix factorization on observed entries: splits, errors, records of fits
 ``tidy``           tidy result tables (run, epoch, split, metric, value) from Keras histories

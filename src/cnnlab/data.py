@@ -151,17 +151,21 @@ def split_indices(n: int, fractions=(0.8, 0.1, 0.1), seed: int = 1):
     return np.split(order, [n_train, n_train + n_val])
 
 
-def split_pool(name: str, fractions=(0.8, 0.1, 0.1), seed: int = 1):
+def split_pool(name: str, fractions=(0.8, 0.1, 0.1), seed: int = 1, sizes=None):
     """Pool a dataset's training and test images, shuffle, and split them by ``fractions``.
 
     Returns ``{"train": (x, y), "validation": (x, y), "test": (x, y)}`` with labels flattened to
     shape ``(N,)``: CIFAR-10 gives 48,000/6,000/6,000 and Fashion-MNIST 56,000/7,000/7,000.
+    ``sizes=(n_train, n_validation)`` keeps that many random rows of those two (:func:`sample`, seed 0).
     """
     (x_train, y_train), (x_test, y_test) = load(name)
     x = np.concatenate([x_train, x_test])
     y = np.concatenate([y_train.reshape(-1), y_test.reshape(-1)])
     parts = split_indices(len(x), fractions, seed)
-    return {part: (x[idx], y[idx]) for part, idx in zip(("train", "validation", "test"), parts)}
+    split = {part: (x[idx], y[idx]) for part, idx in zip(("train", "validation", "test"), parts)}
+    for part, n in zip(("train", "validation"), sizes or ()):
+        split[part] = sample(n, *split[part], seed=0)
+    return split
 
 
 # --- pixel permutations -------------------------------------------------------------------------

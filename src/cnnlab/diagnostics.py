@@ -51,3 +51,23 @@ def per_class_accuracy(y_true, y_pred, class_names=None) -> pd.Series:
     recall = recall_score(y_true, y_pred, labels=np.arange(classes), average=None, zero_division=np.nan)
     index = pd.Index(list(class_names) if class_names is not None else range(classes), name="class")
     return pd.Series(recall, index=index, name="accuracy")
+
+
+def weight_change(initial, final) -> np.ndarray:
+    """How far training moved each weight tensor: ``‖w − w₀‖ / ‖w₀‖`` for every pair of
+    ``initial`` and ``final`` arrays (as ``model.get_weights()`` lists them) whose initial norm is
+    not zero. Tensors that start at zero (Keras's biases) have no relative change and are skipped.
+    """
+    initial, final = list(initial), list(final)
+    if len(initial) != len(final):
+        raise ValueError(f"got {len(initial)} initial and {len(final)} final weight tensors: "
+                         f"pass model.get_weights() of the same model before and after training")
+    changes = []
+    for before, after in zip(initial, final):
+        before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+        if before.shape != after.shape:
+            raise ValueError(f"weight shapes differ: {before.shape} before, {after.shape} after")
+        norm = np.linalg.norm(before)
+        if norm > 0:
+            changes.append(np.linalg.norm(after - before) / norm)
+    return np.array(changes)

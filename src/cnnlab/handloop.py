@@ -7,6 +7,7 @@ the very same step and loop (assignment 3, part 4). Histories are tidy frames (:
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from typing import Mapping
@@ -201,3 +202,23 @@ def compare_by_hand(candidates: Mapping[str, Mapping], train, validation, *, epo
                                         restore_best=True, verbose=verbose, **options))
         trained[name] = model
     return pd.concat(frames, ignore_index=True), trained
+
+
+#: The hyperparameters :func:`train_by_hand` takes; :func:`candidates` passes every other one to the builder.
+LOOP_KEYS = ("learning_rate", "batch_size", "optimizer")
+
+
+def candidates(settings: Mapping[str, Mapping], build, **common) -> dict:
+    """The candidates :func:`compare_by_hand` trains, from one dict of hyperparameters per setting.
+
+    For every ``name: hyperparameters`` of ``settings`` (with ``common`` added to each), the keys
+    of :data:`LOOP_KEYS` go to the training loop and all other keys to ``build``, which is called
+    afresh for the run: ``{"H1": {"learning_rate": 1e-3, "width": 32}}`` trains ``build(width=32)``
+    at learning rate 10⁻³.
+    """
+    made = {}
+    for name, values in settings.items():
+        values = {**common, **values}
+        loop = {key: values.pop(key) for key in LOOP_KEYS if key in values}
+        made[name] = {"build": functools.partial(build, **values), **loop}
+    return made

@@ -76,3 +76,12 @@ def typed_numbers(notebook: str) -> set[float]:
         if "value" in item:
             found.add(float(item["value"]))
     return found
+
+
+def curve(notebook: str, question: str) -> list[float]:
+    """A per-epoch curve of a past solution: every number typed in the ``past`` text of the one
+    figure whose question starts with ``question`` (``"0.13, 0.14, ..."``), in order."""
+    matches = [f for f in figures(notebook) if f["question"].startswith(question)]
+    if len(matches) != 1:
+        raise KeyError(f"{len(matches)} figures of {notebook} have a question starting with {question!r}")
+    return numbers(str(matches[0].get("past", "")))

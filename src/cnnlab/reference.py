@@ -1,10 +1,10 @@
-"""From-scratch NumPy versions of library layers, written to check the layers against.
+"""A convolution written from scratch in NumPy: assignment 3's manual convolution, kept here with
+unit tests against ``keras.layers.Conv2D`` (the notebook shows this code as its solution).
 
-They are deliberately plain: :func:`conv2d` walks the batch, output channels, rows, columns and
+It is deliberately plain: :func:`conv2d` walks the batch, output channels, rows, columns and
 input channels with Python loops, the way the operation is defined, so it is slow but easy to
-read. Arrays are channels-last, the Keras layout: images ``(N, H, W, C)``, convolution kernels
-``(kh, kw, c_in, c_out)`` and dense kernels ``(n_in, n_out)``, exactly what ``layer.get_weights()``
-returns.
+read. Arrays are channels-last, the Keras layout: images ``(N, H, W, C)`` and kernels
+``(kh, kw, c_in, c_out)``, exactly what ``layer.get_weights()`` returns.
 """
 
 from __future__ import annotations
@@ -62,24 +62,3 @@ def conv2d(images, kernel, bias=None, stride: int = 1) -> np.ndarray:
                     out[b, i, j, o] = total
     return out
 
-
-def global_average_pool(feature_maps) -> np.ndarray:
-    """Mean of each channel over the spatial axes: ``(N, H, W, C)`` to ``(N, C)``."""
-    feature_maps = np.asarray(feature_maps)
-    if feature_maps.ndim != 4:
-        raise ValueError(f"expected feature maps of shape (N, H, W, C), got shape {feature_maps.shape}")
-    return feature_maps.mean(axis=(1, 2))
-
-
-def dense(x, kernel, bias) -> np.ndarray:
-    """A linear (dense) layer: ``x @ kernel + bias`` for ``x`` of shape ``(N, n_in)``, ``kernel``
-    ``(n_in, n_out)`` and ``bias`` ``(n_out,)``, as ``keras.layers.Dense`` stores them."""
-    x, kernel, bias = np.asarray(x), np.asarray(kernel), np.asarray(bias)
-    if x.ndim != 2:
-        raise ValueError(f"expected inputs of shape (N, n_in), got shape {x.shape}")
-    if kernel.ndim != 2 or kernel.shape[0] != x.shape[1]:
-        raise ValueError(f"expected a kernel of shape ({x.shape[1]}, n_out) for inputs of shape {x.shape}, "
-                         f"got shape {kernel.shape}")
-    if bias.shape != (kernel.shape[1],):
-        raise ValueError(f"expected a bias of shape ({kernel.shape[1]},), got shape {bias.shape}")
-    return x @ kernel + bias

@@ -119,3 +119,11 @@ def summary(frames, metric: str = "accuracy", validation: str = "validation") ->
                       f"best {validation} {metric}": curve[validation].max(),
                       "best epoch": int(curve[validation].idxmax())}
     return pd.DataFrame.from_dict(rows, orient="index").astype({"best epoch": int})
+
+
+def epochs_to_reach(curves: pd.DataFrame, target: float) -> pd.Series:
+    """For every column of ``curves`` (one curve per run, indexed by epoch), the first epoch at
+    which it reaches ``target`` or more; NaN for a curve that never does."""
+    reached = curves.ge(target)
+    first = reached.idxmax().astype(float)
+    return first.where(reached.any())
