@@ -48,18 +48,6 @@ def test_lab_split_sizes_labels_and_reproducibility(data_folder):
 # --- models ----------------------------------------------------------------------------------------
 
 
-def test_vgg_cnn_size_and_augmentation_switch():
-    """The VGG builder's docstring states its size; A4's better model (built in the notebook) has the
-    same layers after the normalisation layer."""
-    with_aug, without = models.vgg_cnn(), models.vgg_cnn(augment=False)
-    assert with_aug.count_params() == without.count_params() == 289_642
-    assert "289,642 parameters" in models.vgg_cnn.__doc__
-    assert with_aug.output_shape == (None, 10)
-    assert len(with_aug.layers) == len(without.layers) + 1
-    with pytest.raises(ValueError, match="one dropout rate per stage"):
-        models.vgg_cnn(widths=(32, 64), dropout=(0.1,))
-
-
 # --- the training log ------------------------------------------------------------------------------
 
 

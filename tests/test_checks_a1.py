@@ -11,21 +11,14 @@ import pandas as pd
 import pytest
 
 from cnnlab import plots
-from cnnlab.checks import CheckFailed, check
+from cnnlab.checks import check
+from checking import fails, smoke  # noqa: F401 - smoke is an autouse fixture
 from cnnlab.checks.a1 import PAST_NETWORK, mlp_parameters
 
 S = SimpleNamespace(runs=3, q1_epochs=2, epochs=3, first_epochs=2, q6_widths=[2, 8], q6_runs=2,
                     q8_widths=[32, 256], q8_runs=2, q8_epochs=2, q9_runs=2, q9_epochs=2)
 
 
-@pytest.fixture(autouse=True)
-def smoke(monkeypatch):
-    monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
-
-
-def fails(label, ns, message):
-    with pytest.raises(CheckFailed, match=message):
-        check(label, ns)
 
 
 def runs(n_runs, epochs, splits=("train", "test"), final=0.9, spread=0.01):

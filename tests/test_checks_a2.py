@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from cnnlab import config, data, models
-from cnnlab.checks import CheckFailed, check
+from cnnlab.checks import check
+from checking import fails, smoke  # noqa: F401 - smoke is an autouse fixture
 
 VARIANTS = {"none": (0.0, 0.0), "reference": (0.25, 0.5), "high": (0.6, 0.8)}
 S = SimpleNamespace(seed=0, train_images=1_000, test_images=500, epochs=2, runs=2, batch_size=50,
@@ -19,14 +20,6 @@ S = SimpleNamespace(seed=0, train_images=1_000, test_images=500, epochs=2, runs=
                     race_every=1, threshold=0.95, sweep_rates=[0.0, 0.5])
 
 
-@pytest.fixture(autouse=True)
-def smoke(monkeypatch):
-    monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
-
-
-def fails(label, namespace, message):
-    with pytest.raises(CheckFailed, match=message):
-        check(label, namespace)
 
 
 def frame(runs, epochs, splits, final, start=0.3):

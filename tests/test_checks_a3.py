@@ -10,14 +10,11 @@ import pytest
 import tensorflow as tf
 
 from cnnlab import config, handloop, models, reference, tidy
-from cnnlab.checks import CheckFailed, check
+from cnnlab.checks import check
+from checking import fails, smoke  # noqa: F401 - smoke is an autouse fixture
 
 rng = np.random.default_rng(0)
 
-
-def fails(label, namespace, match):
-    with pytest.raises(CheckFailed, match=match):
-        check(label, namespace)
 
 
 def history(val_accuracy, **columns):

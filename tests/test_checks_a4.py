@@ -11,15 +11,12 @@ import pytest
 from keras import layers
 
 from cnnlab import data, plots
-from cnnlab.checks import CheckFailed, check
+from cnnlab.checks import check
+from checking import fails, smoke  # noqa: F401 - smoke is an autouse fixture
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 NAMES = data.CLASS_NAMES["cifar10"]
 
-
-def fails(label, ns, message):
-    with pytest.raises(CheckFailed, match=message):
-        check(label, ns)
 
 
 def history(val, train=None, steps=3, loss=None):

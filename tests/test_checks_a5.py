@@ -20,7 +20,8 @@ import pytest
 from scipy import special, stats
 
 from cnnlab import config, data, factorization
-from cnnlab.checks import CheckFailed, check
+from cnnlab.checks import check
+from checking import fails, smoke  # noqa: F401 - smoke is an autouse fixture
 
 BOOK = Path(__file__).resolve().parents[1] / "book" / "a5-mixtures-factorization"
 
@@ -37,14 +38,6 @@ def solution(notebook: str, *names: str, **namespace):
     raise AssertionError(f"{notebook}: no code cell defines {names[0]}")
 
 
-def fails(label: str, namespace: dict, message: str):
-    with pytest.raises(CheckFailed, match=message):
-        check(label, namespace)
-
-
-@pytest.fixture(autouse=True)
-def smoke(monkeypatch):
-    monkeypatch.setenv("CNNLAB_PROFILE", "smoke")
 
 
 # --- part 1: mixture --------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Builders for every architecture the assignments use, named after what they are.
+"""Builders for the architectures that several notebooks, checks or tests reuse, named after what
+they are. A network an exercise asks the student to build is written out in its notebook's
+solution instead.
 
 Builders return uncompiled ``keras.Model`` objects, so each notebook shows the optimizer, loss
 and metrics it trains with (``mnist_convnet`` compiles only when a notebook names the optimizer and
@@ -46,48 +48,6 @@ def small_cifar_cnn(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequent
         ],
         name="small_cifar_cnn",
     )
-
-
-def augmentation(flip: bool = True, shift: float = 0.1, name: str = "augmentation") -> keras.Sequential:
-    """Random horizontal flips and shifts of up to ``shift`` of the image size.
-
-    Keras's preprocessing layers are active only in training; at inference they pass images
-    through unchanged, so the same model serves both.
-    """
-    stack = []
-    if flip:
-        stack.append(layers.RandomFlip("horizontal"))
-    if shift:
-        stack.append(layers.RandomTranslation(shift, shift, fill_mode="reflect"))
-    return keras.Sequential(stack, name=name)
-
-
-def _conv_bn(filters: int) -> list:
-    """3x3 convolution (same padding, no bias: batch norm supplies the shift), batch norm, ReLU.
-
-    Batch-norm momentum 0.9 (Keras defaults to 0.99): the running statistics used at inference
-    then settle within a few hundred steps, which short trainings need.
-    """
-    return [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(momentum=0.9),
-            layers.Activation("relu")]
-
-
-def vgg_cnn(input_shape=(32, 32, 3), classes: int = 10, widths=(32, 64, 128),
-            dropout=(0.2, 0.3, 0.4), augment: bool = True) -> keras.Sequential:
-    """VGG-style network: per stage two batch-normalised 3x3 convolutions of ``widths[i]`` filters,
-    max-pooling and dropout ``dropout[i]``; then global average pooling and a softmax layer.
-
-    289,642 parameters with the default widths for 32x32x3 input (the count includes the batch-norm
-    statistics, as ``count_params`` does; augmentation adds none)."""
-    if len(widths) != len(dropout):
-        raise ValueError(f"need one dropout rate per stage: {len(widths)} widths, {len(dropout)} rates")
-    stack = [keras.Input(shape=input_shape)]
-    if augment:
-        stack.append(augmentation())
-    for filters, rate in zip(widths, dropout):
-        stack += _conv_bn(filters) + _conv_bn(filters) + [layers.MaxPooling2D(2), layers.Dropout(rate)]
-    stack += [layers.GlobalAveragePooling2D(), layers.Dense(classes, activation="softmax")]
-    return keras.Sequential(stack, name="vgg_cnn" + ("_augmented" if augment else ""))
 
 
 # --- assignment 3: one configurable convnet with a global-average-pooling head -------------------
