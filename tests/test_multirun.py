@@ -74,3 +74,27 @@ def test_dead_units_finds_units_that_never_fire():
     x = np.abs(np.random.default_rng(0).normal(size=(20, 4))).astype("float32")
     assert diagnostics.dead_units(model, x, layer=1).tolist() == [1]  # negative weights, negative bias
     assert diagnostics.dead_units(model, x).tolist() == [1]  # the output unit pushed below zero
+
+
+def dropout_mlp(rate):
+    def build():
+        model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dropout(rate), keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+    return build
+
+
+@pytest.mark.parametrize("method", ["stacked", "sequential"])
+def test_compare_runs_gives_each_setting_the_frame_repeated_runs_gives_it(tiny, method):
+    x, y = tiny
+    kwargs = dict(runs=2, epochs=2, evaluate={"test": (x[:60], y[:60])}, seed=3, verbose=False, method=method)
+    frames = multirun.compare_runs({rate: dropout_mlp(rate) for rate in (0.1, 0.6)}, tiny, **kwargs)
+    assert list(frames) == [0.1, 0.6]
+    for rate, frame in frames.items():
+        alone = multirun.repeated_runs(dropout_mlp(rate), tiny, **kwargs)
+        assert frame.attrs["method"] == method and list(frame.columns) == tidy.COLUMNS
+        pd.testing.assert_frame_equal(frame, alone, check_exact=False, rtol=1e-5, atol=1e-6)
+    # the rates matter: the two settings trained differently
+    assert not np.allclose(frames[0.1].value, frames[0.6].value)
