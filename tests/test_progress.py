@@ -5,7 +5,7 @@ import keras
 import pandas as pd
 import pytest
 
-from cnnlab import models, multirun, progress, stacked
+from cnnlab import models, multirun, progress
 
 
 class FakeHandle:

@@ -184,7 +184,9 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
     Every setting's run ``r`` is seeded with :func:`run_seed` ``(seed, r)``, as in
     :func:`repeated_runs`, so settings start from the same initial weights and batch orders
     wherever their builders draw them alike. Returns ``{key: frame}`` (``{key: (frame, models)}``
-    with ``models=True``); each frame has the columns and ``attrs`` of :func:`repeated_runs`.
+    with ``models=True``); each frame has the columns and ``attrs`` of :func:`repeated_runs` (when
+    the settings trained together, ``attrs["seconds"]`` is the time of the whole comparison). The
+    automatic choice counts every setting's runs: three rates of one run each stack like three runs.
     """
     train, evaluate = _check(method, runs, epochs, train, evaluate)
     builds = dict(builds)

@@ -49,40 +49,73 @@ options, optimizers that read whole weight tensors (Adafactor, Lamb, Muon, ...),
 by norm, EMA and gradient accumulation, activations that act across channels in image layers,
 frozen layers, regularizers and constraints, mixed precision, and any other layer.
 
-Which path ``multirun.repeated_runs`` takes by itself (:func:`preferred`): every supported model
-of plain layers (Dense, Conv2D, pooling, Flatten, activations) with more than one run, and dense
-stacks even for a single run (ten 784-32-10 perceptrons: about 12x faster than a ``fit`` loop; three
-Q9 convnets 1.4-1.5x, see ``benchmarks/repeated_runs.py``). A single convnet run has nothing to
-stack and keeps ``model.fit``. Models with dropout, batch normalisation, augmentation or global
-pooling are stacked only when asked (``method="stacked"``) until their speed is measured.
+Which path ``multirun.repeated_runs`` takes by itself (:func:`preferred`; ``method="stacked"``
+forces the engine on any supported model):
+
+1. a model without convolutions (perceptrons, with or without dropout and batch norm) is stacked,
+   even for a single run: its steps are tiny and a ``fit`` step is mostly overhead;
+2. a single convnet run has nothing to stack and keeps ``model.fit``;
+3. a convnet with more than one run is stacked when one image's forward pass costs at most
+   :data:`STACKED_MACS_LIMIT` (80 million) multiply-adds (:func:`forward_macs`), and keeps ``fit``
+   above, where a step is bound by the convolutions' arithmetic, which stacking does not reduce.
+
+Measured with ``benchmarks/repeated_runs.py`` (2026-11-30, 2 CPU cores shared with other jobs, the
+two paths back to back, two repeats, one epoch): speed-up of the stacked engine over the
+sequential path in CPU seconds of the process (in brackets: in wall time, which varied with the
+other jobs), per million multiply-adds (M) of one image's forward pass:
+
+* ten 784-32-10 perceptrons (0.03M), 60,000 MNIST images: 5.0-5.6x (5.3-12.5x); against a plain
+  ``fit`` loop without ``steps_per_execution``, 10-11x (11-23x);
+* Assignment 3's base model (``gap_cnn()``, 0.7M), 20,000 CIFAR-10 images: 1.5-2.0x (1.9-3.6x);
+  its H1 (2.5M): 1.4-1.5x (1.4-2.4x);
+* Assignment 2's convnet with its dropout (16M), 6,000 MNIST images: 1.2-1.3x (0.65-1.2x);
+* Assignment 4, 2,000 CIFAR-10 images: the better model (39M; augmentation, batch norm, dropout)
+  1.2-1.4x (1.05-1.9x); the past improved model (70M; batch norm, spatial dropout) 1.2x (0.9-1.4x);
+  the dropout network (103M) 0.94-1.10x (0.7-1.2x): no faster, so it keeps ``fit``.
+
+Convolutions dominate those steps (Assignment 2's convnet ran at about 110 GFLOP/s per CPU-second
+on either path), so stacking saves mainly the per-step overhead of ``fit``, 2-3 ms of CPU per step,
+and the tracing of one training and one evaluation function per run.
 """
 
 from __future__ import annotations
 
+import math
+
 import keras
 
-from .stacked_rules import INPUT_LAYERS, flat_layers, mismatch_reason, unsupported_reason
+from .stacked_rules import flat_layers, mismatch_reason, unsupported_reason
 from .stacked_train import train_stacked
 
-__all__ = ["mismatch_reason", "not_preferred_reason", "preferred", "train_stacked", "unsupported_reason"]
+__all__ = ["forward_macs", "mismatch_reason", "not_preferred_reason", "preferred", "train_stacked", "unsupported_reason"]
 
 
-def _has_convolutions(model) -> bool:
-    return any(isinstance(layer, keras.layers.Conv2D) for layer in flat_layers(model))
+STACKED_MACS_LIMIT = 80_000_000  # multiply-adds per example above which convnets keep fit
 
 
-NOT_YET_MEASURED = (keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.BatchNormalization,
-                    keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D) + INPUT_LAYERS
+def forward_macs(model) -> int:
+    """Multiply-adds of one example's forward pass through the model's Conv2D and Dense layers."""
+    total = 0
+    for layer in flat_layers(model):
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw, channels, _ = layer.kernel.shape
+            total += math.prod(layer.output.shape[1:]) * kh * kw * channels
+        elif isinstance(layer, keras.layers.Dense):
+            total += math.prod(layer.kernel.shape)
+    return int(total)
 
 
 def not_preferred_reason(model, runs: int) -> str | None:
-    """Why ``repeated_runs`` would not stack ``runs`` runs of a supported ``model`` by itself (see
-    the rules in the module docstring), or ``None`` when it would."""
-    if runs == 1 and _has_convolutions(model):
+    """Why ``repeated_runs`` would not stack ``runs`` runs of a supported ``model`` by itself (the
+    rules and measurements are in the module docstring), or ``None`` when it would."""
+    if not any(isinstance(layer, keras.layers.Conv2D) for layer in flat_layers(model)):
+        return None
+    if runs == 1:
         return "a single convnet run has nothing to stack"
-    for layer in flat_layers(model):
-        if isinstance(layer, NOT_YET_MEASURED):
-            return f"stacking {type(layer).__name__} layers is not yet measured to be faster"
+    macs = forward_macs(model)
+    if macs > STACKED_MACS_LIMIT:
+        return (f"a convnet of {macs / 1e6:.0f}M multiply-adds per image is bound by its arithmetic, "
+                f"which stacking does not reduce (measured no faster above {STACKED_MACS_LIMIT / 1e6:.0f}M)")
     return None
 
 

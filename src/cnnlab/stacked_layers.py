@@ -26,8 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .stacked_rules import DROPOUTS, GLOBAL_POOLS, INPUT_LAYERS, POOLS, flat_layers
+from .stacked_rules import DROPOUTS, GLOBAL_POOLS, INPUT_LAYERS, flat_layers
 
+RANDOM_LAYERS = (keras.layers.RandomFlip, keras.layers.RandomTranslation)
 POOL_OPS = {keras.layers.MaxPooling2D: tf.nn.max_pool2d, keras.layers.AveragePooling2D: tf.nn.avg_pool2d}
 
 
@@ -116,6 +117,7 @@ class StackedNetwork:
 
     # --- the forward pass -------------------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert  # no tensor-dependent Python control flow here
     def __call__(self, x, training: bool = False):
         """``x``: per-run batches (R, b, ...) or a batch shared by every run (b, ...).
         Returns the outputs of every run, (R, b, outputs)."""
@@ -126,16 +128,18 @@ class StackedNetwork:
         return self.to_runs(h, form)
 
     def _input(self, h, form, per_run, weights, training):
-        if form == "shared" and not training and all(
-                isinstance(l, (keras.layers.RandomFlip, keras.layers.RandomTranslation)) for l in per_run):
-            return h, form  # augmentation is the identity at evaluation
+        if form == "shared" and (not training or not isinstance(per_run[0], RANDOM_LAYERS)) and all(
+                all(np.array_equal(a, b) for a, b in zip(per_run[0].weights, l.weights)) for l in per_run):
+            return per_run[0](h, training=training), form  # the same function for every run
         h = self.to_runs(h, form)
         return tf.stack([layer(h[r], training=training) for r, layer in enumerate(per_run)]), "runs"
 
     def _conv(self, h, form, per_run, weights, training):
         layer = per_run[0]
-        h = tf.nn.conv2d(self.to_grouped(h, form), weights[0], strides=layer.strides,
-                         padding=layer.padding.upper())
+        # on a batch shared by every run, one ordinary convolution with every run's filters;
+        # otherwise a grouped one (run r's filters see run r's channels)
+        h = tf.nn.conv2d(h if form == "shared" else self.to_grouped(h, form), weights[0],
+                         strides=layer.strides, padding=layer.padding.upper())
         if layer.use_bias:
             h = h + weights[1]
         return layer.activation(h), "grouped"

@@ -17,7 +17,9 @@ from .stacked_layers import StackedNetwork
 from .stacked_rules import loss_function
 from .tidy import COLUMNS
 
-EVALUATION_BATCH = {"image": 512, "flat": 4096}  # examples per evaluation call (every run at once)
+# examples per evaluation call, divided among the runs (every run at once): image activations of R
+# runs take R times the memory of one
+EVALUATION_EXAMPLES = {"image": 1024, "flat": 16384}
 PROGRESS_UPDATES = 20  # calls into the training graph per epoch when progress is shown live
 
 
@@ -54,7 +56,7 @@ class StackedTrainer:
         self.correct = tf.Variable(tf.zeros([self.runs]), trainable=False)
         self.train_steps = tf.function(self._train_steps)
         self.evaluate_batch = tf.function(self._evaluate_batch)
-        self.evaluation_batch = EVALUATION_BATCH["image" if len(self.shape) == 3 else "flat"]
+        self.evaluation_batch = max(64, EVALUATION_EXAMPLES["image" if len(self.shape) == 3 else "flat"] // self.runs)
 
     def _train_steps(self, order, first, last):
         """Steps ``first`` to ``last - 1`` of an epoch; ``order`` (R, n) holds each run's batch order.
