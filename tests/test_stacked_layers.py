@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnnlab import models, multirun, stacked
+from cnnlab.stacked_layers import StackedNetwork
 
 SEED = 7
 
@@ -125,3 +126,20 @@ def test_the_workbook_networks_with_dropout_and_batch_norm_are_stacked():
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=model.layers[-1].activation
                                                                       is keras.activations.linear))
         assert stacked.unsupported_reason(model) is None, model.name
+
+
+def test_an_adapted_normalization_is_applied_once_and_matches_separate_runs(images):
+    """Adapted statistics are variables: the engine compares them across runs before tracing."""
+    (x, _), _ = images
+
+    def adapted():
+        layer = keras.layers.Normalization()
+        layer.adapt(x[:64])
+        return layer
+
+    build = compiled(lambda: [adapted(), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5)],
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    network = StackedNetwork([multirun.build_run(build, SEED, run) for run in range(2)])
+    assert network.steps[0][0] == "same_input"
+    assert_stacked_equals_separate({"adapted": [build] * 2}, *images)

@@ -48,6 +48,9 @@ class StackedNetwork:
         for i, layer in enumerate(per_model[0]):
             per_run = [layers[i] for layers in per_model]
             kind, weights, statistics = self._translate(i, layer, per_run)
+            if kind == "input" and all(all(np.array_equal(a, b) for a, b in zip(per_run[0].weights, l.weights))
+                                       for l in per_run):  # compared here, eagerly, not while tracing
+                kind = "same_input"
             self.steps.append((kind, per_run, weights + statistics))
             self.variables += weights
             self.statistics += statistics
@@ -127,10 +130,14 @@ class StackedNetwork:
             h, form = getattr(self, "_" + kind)(h, form, per_run, weights, training)
         return self.to_runs(h, form)
 
+    def _same_input(self, h, form, per_run, weights, training):
+        """An input layer with the same weights in every run: on a shared batch it is applied once,
+        unless it draws random numbers in training (each run draws its own)."""
+        if form == "shared" and not (training and isinstance(per_run[0], RANDOM_LAYERS)):
+            return per_run[0](h, training=training), form
+        return self._input(h, form, per_run, weights, training)
+
     def _input(self, h, form, per_run, weights, training):
-        if form == "shared" and (not training or not isinstance(per_run[0], RANDOM_LAYERS)) and all(
-                all(np.array_equal(a, b) for a, b in zip(per_run[0].weights, l.weights)) for l in per_run):
-            return per_run[0](h, training=training), form  # the same function for every run
         h = self.to_runs(h, form)
         return tf.stack([layer(h[r], training=training) for r, layer in enumerate(per_run)]), "runs"
 
