@@ -211,3 +211,33 @@ def test_evaluation_matches_keras_evaluate(digits):
         row = frame.query("run == @run and split == 'test'").set_index("metric").value
         assert row["accuracy"] == pytest.approx(accuracy, abs=1e-6)
         assert row["loss"] == pytest.approx(loss, rel=1e-4)
+
+
+def _compiled(model, loss="sparse_categorical_crossentropy"):
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def test_the_automatic_choice_stacks_the_kinds_measured_faster():
+    """The rule of cnnlab.stacked's docstring, from benchmarks/stacked_results.md: perceptrons always,
+    the small convnets (A3 base and H1, A2) with more than one run, not A4's dropout network."""
+    logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    stacked_kinds = {
+        "A1 perceptron": (lambda: _compiled(models.mlp(hidden=[32], output_activation="relu"),
+                                            loss="mean_squared_error"), 0.025),
+        "A3 base": (lambda: _compiled(models.gap_cnn(), loss=logits), 0.7),
+        "A3 H1": (lambda: _compiled(models.gap_cnn(width=32), loss=logits), 2.5),
+        "A2 convnet": (lambda: _compiled(models.mnist_convnet()), 16.3),
+    }
+    for kind, (build, millions) in stacked_kinds.items():
+        model = build()
+        assert stacked.forward_macs(model) == pytest.approx(millions * 1e6, rel=0.05), kind
+        for runs in (3, 5):
+            assert stacked.preferred(model, runs=runs), kind
+    assert stacked.preferred(stacked_kinds["A1 perceptron"][0](), runs=1)
+    assert not stacked.preferred(stacked_kinds["A3 base"][0](), runs=1)
+    a4 = _compiled(models.cifar10_dropout_cnn(0.5))
+    assert stacked.forward_macs(a4) > stacked.STACKED_MACS_LIMIT > 70e6
+    for runs in (3, 5):
+        assert not stacked.preferred(a4, runs=runs)
+        assert "measured no faster above 80M" in stacked.not_preferred_reason(a4, runs=runs)
