@@ -70,3 +70,19 @@ def _every_update(update):
         self._last = -1e9
         return update(self, epoch, step)
     return every
+
+
+@pytest.mark.parametrize("method", ["stacked", "sequential"])
+def test_the_full_profile_shows_progress_even_when_not_verbose(tiny, notebook, capsys, monkeypatch, method):
+    monkeypatch.setenv("CNNLAB_PROFILE", "cpu")
+    multirun.repeated_runs(build, tiny, runs=2, epochs=1, verbose=False, method=method)
+    assert notebook == []  # a quiet call under cpu shows nothing
+    monkeypatch.setenv("CNNLAB_PROFILE", "full")
+    multirun.repeated_runs(build, tiny, runs=2, epochs=1, verbose=False, method=method)
+    first = "2 runs stacked" if method == "stacked" else "run 1/2"
+    assert notebook[0] == f"{first}: starting" and len(notebook) >= 2
+    assert notebook[-1].startswith("(2 runs trained together" if method == "stacked" else "run 2/2: train accuracy")
+    assert capsys.readouterr().out == ""  # the live line only: nothing printed
+    shown = len(notebook)
+    multirun.repeated_runs(build, tiny, runs=2, epochs=1, verbose=False, method=method, progress=False)
+    assert len(notebook) == shown  # progress=False turns it off under full too

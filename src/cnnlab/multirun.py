@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import stacked
 from .recorders import EvaluateEachEpoch
-from .config import seed_everything
+from .config import profile_name, seed_everything
 from .progress import Progress
 from .tidy import COLUMNS, history_frame
 
@@ -80,14 +80,21 @@ class _ShowProgress(keras.callbacks.Callback):
         self.progress.update(self.epoch, batch + 1)
 
 
+def show_progress(verbose: bool, progress: bool | None = None) -> bool:
+    """Whether training shows a live progress line: ``progress`` when given, else with ``verbose``
+    and, whatever ``verbose`` says, under the ``full`` profile, whose runs take minutes to hours."""
+    return progress if progress is not None else bool(verbose) or profile_name() == "full"
+
+
 def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_size, seed,
-                          verbose, built=(), labels=None):
+                          verbose, built=(), labels=None, progress=None):
     """Train ``runs`` fresh models one after another with ``model.fit``; see :func:`repeated_runs`.
 
     ``built`` may hold the first models, already built by :func:`build_run` (run 0, 1, ... in
-    order); ``labels`` name the runs in the printed lines. Returns the tidy frame and the list of
-    trained models.
+    order); ``labels`` name the runs in the printed lines; ``progress`` as in :func:`show_progress`.
+    Returns the tidy frame and the list of trained models.
     """
+    live = show_progress(verbose, progress)
     x, y = train
     frames, trained = [], []
     labels = labels or [f"run {run + 1}/{runs}" for run in range(runs)]
@@ -97,19 +104,18 @@ def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_s
         if model.steps_per_execution == 1:
             model.steps_per_execution = STEPS_PER_EXECUTION
         evaluator = EvaluateEachEpoch(evaluate)
-        progress = Progress(labels[run], epochs, steps, enabled=verbose)
+        line = Progress(labels[run], epochs, steps, enabled=live)
         start = time.perf_counter()
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
-                            callbacks=[evaluator, _ShowProgress(progress)])
+                            callbacks=[evaluator, _ShowProgress(line)])
         seconds = time.perf_counter() - start
         frame = history_frame({k: v for k, v in history.history.items() if k in ("loss", "accuracy")}, run)
         extra = pd.DataFrame([(run, *r) for r in evaluator.rows], columns=COLUMNS)
         frames.append(pd.concat([frame, extra], ignore_index=True))
         trained.append(model)
-        if verbose:
-            line = _run_line(labels[run], frames[-1], seconds)
-            if not progress.finish(line):
-                print(line)
+        summary = _run_line(labels[run], frames[-1], seconds)
+        if not line.finish(summary) and verbose:
+            print(summary)
     return pd.concat(frames, ignore_index=True), trained
 
 
@@ -145,7 +151,8 @@ def _why_not_stacked(method: str, first: keras.Model, total_runs: int) -> tuple[
 
 def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, epochs: int,
                   evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
-                  verbose: bool = True, models: bool = False, method: str = "auto"):
+                  verbose: bool = True, models: bool = False, method: str = "auto",
+                  progress: bool | None = None):
     """Train ``runs`` independently initialised models and return every learning curve.
 
     ``build_model()`` must return a freshly built, compiled model; it is called once per run
@@ -166,17 +173,22 @@ def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, e
     holds the running averages over each epoch, as ``fit`` reports them. ``frame.attrs`` holds
     ``"seconds"`` (wall time of the experiment), ``"method"`` (the path taken) and ``"reason"``
     (why the runs were not stacked, or ``None``). With ``models=True`` the result is
-    ``(frame, models)``, the trained Keras models in run order. With ``verbose``, long trainings
-    show a live progress line in a notebook or terminal (one final line in the built book).
+    ``(frame, models)``, the trained Keras models in run order.
+
+    Training shows a live progress line in a notebook or terminal (:mod:`cnnlab.progress`; the
+    built book keeps its final state, one line) with ``verbose``, and under the ``full`` profile
+    even with ``verbose=False``; ``progress=True``/``False`` decides instead.
     """
     frames = compare_runs({None: build_model}, train, runs=runs, epochs=epochs, evaluate=evaluate,
-                          batch_size=batch_size, seed=seed, verbose=verbose, models=models, method=method)
+                          batch_size=batch_size, seed=seed, verbose=verbose, models=models, method=method,
+                          progress=progress)
     return frames[None]
 
 
 def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, runs: int, epochs: int,
                  evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
-                 verbose: bool = True, models: bool = False, method: str = "auto") -> dict:
+                 verbose: bool = True, models: bool = False, method: str = "auto",
+                 progress: bool | None = None) -> dict:
     """:func:`repeated_runs` for several settings at once: ``{key: repeated_runs(build, ...)}`` for
     every ``key, build`` in ``builds``, with the same seeds, but trained in one stacked graph when
     the models differ only in their dropout rates (a rate sweep) and are otherwise stacked.
@@ -215,7 +227,8 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
             seeds = [run_seed(seed, run) for _ in keys for run in range(runs)]
             frame = stacked.train_stacked(everything, train, epochs=epochs, evaluate=evaluate,
                                           batch_size=batch_size, seeds=seeds, verbose=verbose,
-                                          labels=[name for key in keys for name in names[key]])
+                                          labels=[name for key in keys for name in names[key]],
+                                          progress=show_progress(verbose, progress))
             seconds = time.perf_counter() - start
             for i, key in enumerate(keys):
                 part = frame[frame.run.between(i * runs, (i + 1) * runs - 1)].assign(
@@ -225,7 +238,8 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
             for key, build in builds.items():
                 frame, trained = fit_runs_sequentially(
                     build, train, runs=runs, epochs=epochs, evaluate=evaluate, batch_size=batch_size,
-                    seed=seed, verbose=verbose, built=built.get(key, []), labels=names[key])
+                    seed=seed, verbose=verbose, built=built.get(key, []), labels=names[key],
+                    progress=progress)
                 results[key] = (frame, trained, time.perf_counter() - start)
                 start = time.perf_counter()
     out = {}

@@ -107,24 +107,26 @@ class StackedTrainer:
 
 
 def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: dict, batch_size: int,
-                  seeds: list[int], verbose: bool = True, labels: list[str] | None = None) -> pd.DataFrame:
+                  seeds: list[int], verbose: bool = True, labels: list[str] | None = None,
+                  progress: bool | None = None) -> pd.DataFrame:
     """Train the freshly built, compiled ``models`` (one per run) together; see :mod:`cnnlab.stacked`.
 
     ``seeds[r]`` drives run r's batch order. The trained weights and batch-norm statistics are
     written back into ``models``. ``labels`` name the runs in the printed lines (default
-    ``run r/R``). Returns the tidy frame (run, epoch, split, metric, value).
+    ``run r/R``). ``progress`` shows the live progress line (default: with ``verbose``). Returns
+    the tidy frame (run, epoch, split, metric, value).
     """
     x, y = train
     runs = len(models)
     trainer = StackedTrainer(models, x, y, batch_size)
     labels = labels or [f"run {r + 1}/{runs}" for r in range(runs)]
-    progress = Progress(f"{runs} runs stacked", epochs, trainer.steps, enabled=verbose)
+    line = Progress(f"{runs} runs stacked", epochs, trainer.steps, enabled=verbose if progress is None else progress)
     generators = [np.random.default_rng(seed) for seed in seeds]
     rows = []
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = np.stack([g.permutation(trainer.n) for g in generators]).astype("int32")
-        scores = {"train": trainer.train_epoch(order, progress, epoch)}
+        scores = {"train": trainer.train_epoch(order, line, epoch)}
         scores.update({name: trainer.evaluate(xe, ye) for name, (xe, ye) in evaluate.items()})
         for split, (loss, accuracy) in scores.items():
             for r in range(runs):
@@ -133,9 +135,9 @@ def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: di
     seconds = time.perf_counter() - start
     trainer.network.copy_to(models)
     frame = pd.DataFrame(rows, columns=COLUMNS)
+    summary = f"({runs} runs trained together in one graph: {epochs} epochs, {seconds:.1f} s)"
+    shown = line.finish(summary)
     if verbose:
-        summary = f"({runs} runs trained together in one graph: {epochs} epochs, {seconds:.1f} s)"
-        shown = progress.finish(summary)
         last = frame[(frame.epoch == epochs) & (frame.metric == "accuracy")]
         for r in range(runs):
             scores = ", ".join(f"{row.split} accuracy {row.value:.4f}" for row in last[last.run == r].itertuples())
