@@ -102,8 +102,16 @@ def measure(fn, batch_size, n, runs_per_line=1):
 
 
 def through_repeated_runs(build, train, test, *, runs, epochs, batch_size, method):
-    frame = multirun.repeated_runs(build, train, evaluate={"test": test}, runs=runs, epochs=epochs,
-                                   batch_size=batch_size, verbose=False, method=method)
+    frame = multirun.repeated_runs(
+        build,
+        train,
+        evaluate={"test": test},
+        runs=runs,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=False,
+        method=method,
+    )
     assert frame.attrs["method"] == method
     return tidy.final(frame)["test"].to_numpy()
 
@@ -121,9 +129,13 @@ def plain_fit_loop(build, train, test, *, runs, epochs, batch_size):
 def compiled(model, optimizer, logits=False, loss="sparse_categorical_crossentropy"):
     def build():
         net = model()
-        net.compile(optimizer=optimizer(), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-                    if logits else loss, metrics=["accuracy"])
+        net.compile(
+            optimizer=optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if logits else loss,
+            metrics=["accuracy"],
+        )
         return net
+
     return build
 
 
@@ -135,47 +147,99 @@ def cases(args):
     eye = np.eye(10, dtype="float32")
     (cx, cy), (cxt, cyt) = data.load("cifar10")
     cifar_test = data.sample(args.test_images, data.scale_pixels(cxt), cyt.ravel(), seed=0)
-    cifar = {n: data.sample(n, data.scale_pixels(cx), cy.ravel(), seed=0)
-             for n in {args.a3_images, args.a4_images}}
+    cifar = {n: data.sample(n, data.scale_pixels(cx), cy.ravel(), seed=0) for n in {args.a3_images, args.a4_images}}
     return {
-        "a2": ("A2 MNIST convnet, dropout 0.25/0.5, Adadelta, batch 50",
-               compiled(models.mnist_convnet, lambda: keras.optimizers.Adadelta(1.0, rho=0.9)),
-               mnist, mnist_test, 50, args.epochs, None),
-        "a3base": ("A3 base gap_cnn (16-32, 2x2), SGD 0.01 momentum 0.9, batch 32",
-                   compiled(models.gap_cnn, lambda: keras.optimizers.SGD(0.01, momentum=0.9), logits=True),
-                   cifar[args.a3_images], cifar_test, 32, args.epochs, None),
-        "a3h1": ("A3 H1 gap_cnn (32-64, 2x2), Adam 1e-3, batch 32",
-                 compiled(lambda: models.gap_cnn(width=32), lambda: keras.optimizers.Adam(1e-3), logits=True),
-                 cifar[args.a3_images], cifar_test, 32, args.epochs, None),
-        "a4": ("A4 dropout CNN p=0.5, SGD 0.01 momentum 0.9, batch 32",
-               compiled(lambda: models.cifar10_dropout_cnn(0.5), lambda: keras.optimizers.SGD(0.01, momentum=0.9)),
-               cifar[args.a4_images], cifar_test, 32, args.epochs, None),
-        "a4better": ("A4 better CNN (augmentation, batch norm, dropout), Adam 1e-3, batch 32",
-                     compiled(models.cifar10_better_cnn, lambda: keras.optimizers.Adam(1e-3)),
-                     cifar[args.a4_images], cifar_test, 32, args.epochs, None),
-        "a4past": ("A4 past improved CNN (batch norm, LeakyReLU, spatial dropout), SGD 0.01 momentum 0.9, batch 32",
-                   compiled(models.cifar10_past_improved_cnn, lambda: keras.optimizers.SGD(0.01, momentum=0.9)),
-                   cifar[args.a4_images], cifar_test, 32, args.epochs, None),
-        "mlp": ("A1 Q2 784-32-10 MLP, MSE, SGD 0.1, batch 32",
-                compiled(lambda: models.mlp(hidden=[32], output_activation="relu"),
-                         lambda: keras.optimizers.SGD(0.1), loss="mean_squared_error"),
-                (data.scale_pixels(x), eye[y]), (data.scale_pixels(xt), eye[yt]), 32, args.mlp_epochs, 10),
+        "a2": (
+            "A2 MNIST convnet, dropout 0.25/0.5, Adadelta, batch 50",
+            compiled(models.mnist_convnet, lambda: keras.optimizers.Adadelta(1.0, rho=0.9)),
+            mnist,
+            mnist_test,
+            50,
+            args.epochs,
+            None,
+        ),
+        "a3base": (
+            "A3 base gap_cnn (16-32, 2x2), SGD 0.01 momentum 0.9, batch 32",
+            compiled(models.gap_cnn, lambda: keras.optimizers.SGD(0.01, momentum=0.9), logits=True),
+            cifar[args.a3_images],
+            cifar_test,
+            32,
+            args.epochs,
+            None,
+        ),
+        "a3h1": (
+            "A3 H1 gap_cnn (32-64, 2x2), Adam 1e-3, batch 32",
+            compiled(lambda: models.gap_cnn(width=32), lambda: keras.optimizers.Adam(1e-3), logits=True),
+            cifar[args.a3_images],
+            cifar_test,
+            32,
+            args.epochs,
+            None,
+        ),
+        "a4": (
+            "A4 dropout CNN p=0.5, SGD 0.01 momentum 0.9, batch 32",
+            compiled(lambda: models.cifar10_dropout_cnn(0.5), lambda: keras.optimizers.SGD(0.01, momentum=0.9)),
+            cifar[args.a4_images],
+            cifar_test,
+            32,
+            args.epochs,
+            None,
+        ),
+        "a4better": (
+            "A4 better CNN (augmentation, batch norm, dropout), Adam 1e-3, batch 32",
+            compiled(models.cifar10_better_cnn, lambda: keras.optimizers.Adam(1e-3)),
+            cifar[args.a4_images],
+            cifar_test,
+            32,
+            args.epochs,
+            None,
+        ),
+        "a4past": (
+            "A4 past improved CNN (batch norm, LeakyReLU, spatial dropout), SGD 0.01 momentum 0.9, batch 32",
+            compiled(models.cifar10_past_improved_cnn, lambda: keras.optimizers.SGD(0.01, momentum=0.9)),
+            cifar[args.a4_images],
+            cifar_test,
+            32,
+            args.epochs,
+            None,
+        ),
+        "mlp": (
+            "A1 Q2 784-32-10 MLP, MSE, SGD 0.1, batch 32",
+            compiled(
+                lambda: models.mlp(hidden=[32], output_activation="relu"),
+                lambda: keras.optimizers.SGD(0.1),
+                loss="mean_squared_error",
+            ),
+            (data.scale_pixels(x), eye[y]),
+            (data.scale_pixels(xt), eye[yt]),
+            32,
+            args.mlp_epochs,
+            10,
+        ),
     }
 
 
-ROW_HEADER = ("| case | R | images x epochs | sequential wall / CPU s | stacked wall / CPU s | speed-up wall / CPU "
-              "| sequential images/s, warm-up excluded (wall / CPU) | stacked images/s (wall / CPU) "
-              "| speed-up, warm-up excluded (wall / CPU) | test accuracy sequential | test accuracy stacked |\n"
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
-MEDIAN_HEADER = ("| case | R | sequential images/s | stacked images/s | speed-up, warm-up excluded (wall / CPU) "
-                 "| speed-up of the whole call, tracing and evaluation included (wall / CPU) |\n"
-                 "| --- | ---: | ---: | ---: | ---: | ---: |")
+ROW_HEADER = (
+    "| case | R | images x epochs | sequential wall / CPU s | stacked wall / CPU s | speed-up wall / CPU "
+    "| sequential images/s, warm-up excluded (wall / CPU) | stacked images/s (wall / CPU) "
+    "| speed-up, warm-up excluded (wall / CPU) | test accuracy sequential | test accuracy stacked |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+)
+MEDIAN_HEADER = (
+    "| case | R | sequential images/s | stacked images/s | speed-up, warm-up excluded (wall / CPU) "
+    "| speed-up of the whole call, tracing and evaluation included (wall / CPU) |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=["a2", "a3base", "a3h1", "a4", "mlp"],
-                        help="any of a2 a3base a3h1 a4 a4better a4past mlp")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["a2", "a3base", "a3h1", "a4", "mlp"],
+        help="any of a2 a3base a3h1 a4 a4better a4past mlp",
+    )
     parser.add_argument("--runs", nargs="+", type=int, default=[3, 5])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
@@ -201,39 +265,55 @@ def main():
         for runs in ([fixed_runs] if fixed_runs else args.runs):
             kwargs = dict(runs=runs, epochs=epochs, batch_size=batch_size)
             for repeat in range(args.repeats):
-                paths = {m: (lambda m=m: through_repeated_runs(build, train, test, method=m, **kwargs))
-                         for m in ("sequential", "stacked")}
+                paths = {
+                    m: (lambda m=m: through_repeated_runs(build, train, test, method=m, **kwargs))
+                    for m in ("sequential", "stacked")
+                }
                 order = ["sequential", "stacked"] if repeat % 2 == 0 else ["stacked", "sequential"]
                 results = {m: measure(paths[m], batch_size, n, runs if m == "stacked" else 1) for m in order}
                 (sw, sc, sa, (sr, src)), (tw, tc, ta, (tr, trc)) = results["sequential"], results["stacked"]
                 summary.setdefault((name, runs), []).append((sw / tw, sc / tc, sr, tr, tr / sr, trc / src))
-                rows.append(f"| {description} | {runs} | {n:,} x {epochs} | {sw:.1f} / {sc:.1f} | {tw:.1f} / {tc:.1f} | "
-                            f"{sw / tw:.2f}x / {sc / tc:.2f}x | {sr:.0f} / {src:.0f} | {tr:.0f} / {trc:.0f} | "
-                            f"{tr / sr:.2f}x / {trc / src:.2f}x | {sa.mean():.3f} ± {sa.std():.3f} | "
-                            f"{ta.mean():.3f} ± {ta.std():.3f} |")
+                rows.append(
+                    f"| {description} | {runs} | {n:,} x {epochs} | {sw:.1f} / {sc:.1f} | {tw:.1f} / {tc:.1f} | "
+                    f"{sw / tw:.2f}x / {sc / tc:.2f}x | {sr:.0f} / {src:.0f} | {tr:.0f} / {trc:.0f} | "
+                    f"{tr / sr:.2f}x / {trc / src:.2f}x | {sa.mean():.3f} ± {sa.std():.3f} | "
+                    f"{ta.mean():.3f} ± {ta.std():.3f} |"
+                )
                 print(rows[-1], flush=True)
             if name == "mlp" and args.plain_fit:
                 pw, pc, pa, _ = measure(lambda: plain_fit_loop(build, train, test, **kwargs), batch_size, n)
-                rows.append(f"| {description}: plain fit loop | {runs} | | {pw:.1f} / {pc:.1f} | | | | | | "
-                            f"{pa.mean():.3f} ± {pa.std():.3f} | |")
+                rows.append(
+                    f"| {description}: plain fit loop | {runs} | | {pw:.1f} / {pc:.1f} | | | | | | "
+                    f"{pa.mean():.3f} ± {pa.std():.3f} | |"
+                )
                 print(rows[-1], flush=True)
     medians = []
     for (name, runs), values in summary.items():
         m = [statistics.median(v[i] for v in values) for i in range(6)]
-        medians.append(f"| {table[name][0]} | {runs} | {m[2]:.0f} | {m[3]:.0f} | {m[4]:.2f}x / {m[5]:.2f}x | "
-                       f"{m[0]:.2f}x / {m[1]:.2f}x |")
+        medians.append(
+            f"| {table[name][0]} | {runs} | {m[2]:.0f} | {m[3]:.0f} | {m[4]:.2f}x / {m[5]:.2f}x | "
+            f"{m[0]:.2f}x / {m[1]:.2f}x |"
+        )
     print("\nmedians over the repeats:\n" + MEDIAN_HEADER + "\n" + "\n".join(medians), flush=True)
     if args.output:
         with open(args.output, "w") as out:
-            out.write(f"# Stacked engine against sequential fit\n\n"
-                      f"Measured {datetime.date.today().isoformat()} with `python benchmarks/repeated_runs.py "
-                      f"{' '.join(os.sys.argv[1:])}` on {os.cpu_count()} CPU cores (`nproc`: "
-                      f"{len(os.sched_getaffinity(0))}), TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-                      f"XLA off; the machine was shared with other jobs. Medians over {args.repeats} repeats "
-                      f"(the two paths measured back to back, their order alternating). Images/s count training "
-                      f"images of all runs together, warm-up excluded (see the script's docstring).\n\n"
-                      + MEDIAN_HEADER + "\n" + "\n".join(medians) + "\n\nEvery measurement:\n\n"
-                      + ROW_HEADER + "\n" + "\n".join(rows) + "\n")
+            out.write(
+                f"# Stacked engine against sequential fit\n\n"
+                f"Measured {datetime.date.today().isoformat()} with `python benchmarks/repeated_runs.py "
+                f"{' '.join(os.sys.argv[1:])}` on {os.cpu_count()} CPU cores (`nproc`: "
+                f"{len(os.sched_getaffinity(0))}), TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+                f"XLA off; the machine was shared with other jobs. Medians over {args.repeats} repeats "
+                f"(the two paths measured back to back, their order alternating). Images/s count training "
+                f"images of all runs together, warm-up excluded (see the script's docstring).\n\n"
+                + MEDIAN_HEADER
+                + "\n"
+                + "\n".join(medians)
+                + "\n\nEvery measurement:\n\n"
+                + ROW_HEADER
+                + "\n"
+                + "\n".join(rows)
+                + "\n"
+            )
 
 
 if __name__ == "__main__":

@@ -6,19 +6,15 @@ import pytest
 from cnnlab import diagnostics, models, multirun, tidy
 
 
-
-
 def build():
     model = models.mlp(input_shape=(12,), hidden=[8], classes=3)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def test_repeated_runs_returns_tidy_curves(tiny):
     x, y = tiny
-    frame = multirun.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2,
-                                   verbose=False)
+    frame = multirun.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2, verbose=False)
     assert list(frame.columns) == tidy.COLUMNS
     assert sorted(frame.run.unique()) == [0, 1, 2] and sorted(frame.epoch.unique()) == [1, 2]
     assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
@@ -62,8 +58,7 @@ def test_bad_arguments_are_explained(tiny):
     with pytest.raises(ValueError, match="x has 300 examples but y has 10"):
         multirun.repeated_runs(build, (x, y[:10]), runs=1, epochs=1)
     with pytest.raises(ValueError, match="compiled"):
-        multirun.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1,
-                               verbose=False)
+        multirun.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1, verbose=False)
 
 
 def test_dead_units_finds_units_that_never_fire():
@@ -78,11 +73,17 @@ def test_dead_units_finds_units_that_never_fire():
 
 def dropout_mlp(rate):
     def build():
-        model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, activation="relu"),
-                                  keras.layers.Dropout(rate), keras.layers.Dense(3, activation="softmax")])
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((12,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(rate),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
+
     return build
 
 

@@ -66,9 +66,11 @@ def test_a_terminal_gets_carriage_returns_and_a_pipe_gets_plain_lines(tiny, caps
 
 def _every_update(update):
     """Progress.update without its half-second rate limit, so a short test sees updates."""
+
     def every(self, epoch, step):
         self._last = -1e9
         return update(self, epoch, step)
+
     return every
 
 

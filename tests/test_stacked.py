@@ -22,8 +22,11 @@ def digits():
 
 def softmax_mlp(optimizer="sgd"):
     model = models.mlp(hidden=[16])
-    opt = {"sgd": keras.optimizers.SGD(0.1), "adam": keras.optimizers.Adam(),
-           "momentum": keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)}[optimizer]
+    opt = {
+        "sgd": keras.optimizers.SGD(0.1),
+        "adam": keras.optimizers.Adam(),
+        "momentum": keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    }[optimizer]
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -35,10 +38,18 @@ def relu_mse_mlp():
 
 
 def small_convnet(optimizer="adam"):
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.MaxPooling2D(2), keras.layers.Conv2D(6, 3, padding="same"),
-                              keras.layers.ReLU(), keras.layers.AveragePooling2D(2),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(6, 3, padding="same"),
+            keras.layers.ReLU(),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -50,16 +61,28 @@ def dropout_convnet():
 
 
 def batchnorm_net():
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(8),
-                              keras.layers.BatchNormalization(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def regularized_mlp():
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -104,7 +127,7 @@ def test_stacked_training_equals_train_on_batch_with_the_same_batch_order(digits
         for _ in range(2):  # epochs
             order = rng.permutation(len(x))
             for start in range(0, len(x), 64):
-                idx = order[start:start + 64]
+                idx = order[start : start + 64]
                 twin.train_on_batch(x[idx], y[idx])
         references.append(twin)
     stacked.train_stacked(runs, (x, y), epochs=2, evaluate={}, batch_size=64, seeds=seeds, verbose=False)
@@ -118,8 +141,7 @@ def test_runs_start_and_end_with_different_weights(digits):
     built = [multirun.build_run(softmax_mlp, 0, r) for r in range(3)]
     start = [m.layers[1].kernel.numpy().copy() for m in built]
     assert not np.allclose(start[0], start[1]) and not np.allclose(start[1], start[2])
-    frame, trained = multirun.repeated_runs(softmax_mlp, (x, y), runs=3, epochs=1, seed=0, verbose=False,
-                                            models=True)
+    frame, trained = multirun.repeated_runs(softmax_mlp, (x, y), runs=3, epochs=1, seed=0, verbose=False, models=True)
     assert frame.attrs["method"] == "stacked"
     end = [m.layers[1].kernel.numpy() for m in trained]
     assert not np.allclose(end[0], end[1]) and not np.allclose(end[1], end[2])
@@ -138,34 +160,37 @@ def test_final_accuracy_lies_in_the_range_of_separate_fit_calls(digits, build, o
     together = tidy.final(multirun.repeated_runs(build, (x, y), method="stacked", **kwargs))["test"]
     apart = tidy.final(multirun.repeated_runs(build, (x, y), method="sequential", **kwargs))["test"]
     slack = 0.03
-    assert together.min() >= apart.min() - slack and together.max() <= apart.max() + slack, (
-        f"stacked {together.round(3).tolist()} vs separate fits {apart.round(3).tolist()}")
+    assert (
+        together.min() >= apart.min() - slack and together.max() <= apart.max() + slack
+    ), f"stacked {together.round(3).tolist()} vs separate fits {apart.round(3).tolist()}"
     assert abs(together.mean() - apart.mean()) < 0.05
 
 
 def test_a_single_run_works_and_is_reproducible(digits):
     (x, y), (xt, yt) = digits
-    one = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
-                                 verbose=False)
-    again = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)},
-                                   verbose=False)
+    one = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)}, verbose=False)
+    again = multirun.repeated_runs(softmax_mlp, (x, y), runs=1, epochs=2, evaluate={"test": (xt, yt)}, verbose=False)
     assert one.attrs["method"] == "stacked" and one.run.unique().tolist() == [0]
     pd.testing.assert_frame_equal(one, again)
 
 
-@pytest.mark.parametrize("build, runs, method", [
-    (regularized_mlp, 2, "sequential"),  # unsupported layer option
-    (batchnorm_net, 2, "stacked"),
-    (dropout_convnet, 2, "stacked"),
-    (small_convnet, 1, "sequential"),  # nothing to stack
-    (small_convnet, 2, "stacked"),
-])
+@pytest.mark.parametrize(
+    "build, runs, method",
+    [
+        (regularized_mlp, 2, "sequential"),  # unsupported layer option
+        (batchnorm_net, 2, "stacked"),
+        (dropout_convnet, 2, "stacked"),
+        (small_convnet, 1, "sequential"),  # nothing to stack
+        (small_convnet, 2, "stacked"),
+    ],
+)
 def test_the_automatic_choice_returns_the_same_columns_on_either_path(digits, build, runs, method):
     (x, y), (xt, yt) = digits
     images = build not in (batchnorm_net, regularized_mlp)
     x, xt = (x[:300, ..., None], xt[:100, ..., None]) if images else (x[:300], xt[:100])
-    frame = multirun.repeated_runs(build, (x, y[:300]), runs=runs, epochs=1,
-                                   evaluate={"test": (xt, yt[:100])}, verbose=False)
+    frame = multirun.repeated_runs(
+        build, (x, y[:300]), runs=runs, epochs=1, evaluate={"test": (xt, yt[:100])}, verbose=False
+    )
     assert frame.attrs["method"] == method
     assert list(frame.columns) == tidy.COLUMNS
     assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
@@ -190,10 +215,17 @@ def test_stacked_convnet_equals_train_on_batch_with_the_same_batch_order(digits)
         twin.set_weights(model.get_weights())
         order = np.random.default_rng(seed).permutation(len(x))
         for start in range(0, len(x), 32):
-            twin.train_on_batch(x[order[start:start + 32]], y[order[start:start + 32]])
+            twin.train_on_batch(x[order[start : start + 32]], y[order[start : start + 32]])
         references.append(twin)
-    frame = stacked.train_stacked(runs, (x, y), epochs=1, evaluate={"test": (xt[:200, ..., None], yt[:200])},
-                                  batch_size=32, seeds=seeds, verbose=False)
+    frame = stacked.train_stacked(
+        runs,
+        (x, y),
+        epochs=1,
+        evaluate={"test": (xt[:200, ..., None], yt[:200])},
+        batch_size=32,
+        seeds=seeds,
+        verbose=False,
+    )
     for run, (model, twin) in enumerate(zip(runs, references)):
         for ours, theirs in zip(model.get_weights(), twin.get_weights()):
             np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
@@ -204,8 +236,9 @@ def test_stacked_convnet_equals_train_on_batch_with_the_same_batch_order(digits)
 
 def test_evaluation_matches_keras_evaluate(digits):
     (x, y), (xt, yt) = digits
-    frame, trained = multirun.repeated_runs(softmax_mlp, (x, y), runs=2, epochs=1, evaluate={"test": (xt, yt)},
-                                            verbose=False, models=True)
+    frame, trained = multirun.repeated_runs(
+        softmax_mlp, (x, y), runs=2, epochs=1, evaluate={"test": (xt, yt)}, verbose=False, models=True
+    )
     for run, model in enumerate(trained):
         loss, accuracy = model.evaluate(xt, yt, verbose=0)
         row = frame.query("run == @run and split == 'test'").set_index("metric").value
@@ -223,8 +256,10 @@ def test_the_automatic_choice_stacks_the_kinds_measured_faster():
     the small convnets (A3 base and H1, A2) with more than one run, not A4's dropout network."""
     logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     stacked_kinds = {
-        "A1 perceptron": (lambda: _compiled(models.mlp(hidden=[32], output_activation="relu"),
-                                            loss="mean_squared_error"), 0.025),
+        "A1 perceptron": (
+            lambda: _compiled(models.mlp(hidden=[32], output_activation="relu"), loss="mean_squared_error"),
+            0.025,
+        ),
         "A3 base": (lambda: _compiled(models.gap_cnn(), loss=logits), 0.7),
         "A3 H1": (lambda: _compiled(models.gap_cnn(width=32), loss=logits), 2.5),
         "A2 convnet": (lambda: _compiled(models.mnist_convnet()), 16.3),

@@ -26,10 +26,12 @@ def images():
 def compiled(layers, input_shape=(12, 12, 3), optimizer="adam", loss="sparse_categorical_crossentropy"):
     def build():
         model = keras.Sequential([keras.Input(input_shape), *layers()])
-        opt = {"adam": keras.optimizers.Adam(0.01),
-               "momentum": keras.optimizers.SGD(0.05, momentum=0.9)}.get(optimizer, optimizer)
+        opt = {"adam": keras.optimizers.Adam(0.01), "momentum": keras.optimizers.SGD(0.05, momentum=0.9)}.get(
+            optimizer, optimizer
+        )
         model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
         return model
+
     return build
 
 
@@ -44,7 +46,7 @@ def trained_twins(builds, train, epochs, batch_size):
             for _ in range(epochs):
                 order = rng.permutation(len(x))
                 for start in range(0, len(x), batch_size):
-                    twin.train_on_batch(x[order[start:start + batch_size]], y[order[start:start + batch_size]])
+                    twin.train_on_batch(x[order[start : start + batch_size]], y[order[start : start + batch_size]])
             twins.append(twin)
     return twins
 
@@ -54,8 +56,9 @@ def assert_stacked_equals_separate(builds, train, test, epochs=2, batch_size=32,
     runs = [multirun.build_run(b, SEED, run) for setting in builds for run, b in enumerate(builds[setting])]
     seeds = [multirun.run_seed(SEED, run) for setting in builds for run in range(len(builds[setting]))]
     assert stacked.unsupported_reason(runs[0]) is None and stacked.mismatch_reason(runs) is None
-    frame = stacked.train_stacked(runs, train, epochs=epochs, evaluate={"test": test}, batch_size=batch_size,
-                                  seeds=seeds, verbose=False)
+    frame = stacked.train_stacked(
+        runs, train, epochs=epochs, evaluate={"test": test}, batch_size=batch_size, seeds=seeds, verbose=False
+    )
     twins = trained_twins(builds, train, epochs, batch_size)
     for run, (model, twin) in enumerate(zip(runs, twins)):
         for ours, theirs, variable in zip(model.get_weights(), twin.get_weights(), twin.weights):
@@ -76,34 +79,62 @@ def _seed_states(model):
 
 
 def test_dropout_each_run_draws_its_own_masks(images):
-    build = compiled(lambda: [keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Dropout(0.5),
-                              keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dropout(0.3), keras.layers.Dense(5, activation="softmax")])
+    build = compiled(
+        lambda: [
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
     assert_stacked_equals_separate({"p": [build] * 3}, *images)
 
 
 def test_spatial_dropout_drops_each_runs_own_feature_maps(images):
-    build = compiled(lambda: [keras.layers.Conv2D(6, 3, padding="same"), keras.layers.LeakyReLU(0.01),
-                              keras.layers.SpatialDropout2D(0.4), keras.layers.MaxPooling2D(2),
-                              keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")],
-                     optimizer="momentum")
+    build = compiled(
+        lambda: [
+            keras.layers.Conv2D(6, 3, padding="same"),
+            keras.layers.LeakyReLU(0.01),
+            keras.layers.SpatialDropout2D(0.4),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, activation="softmax"),
+        ],
+        optimizer="momentum",
+    )
     assert_stacked_equals_separate({"p": [build] * 3}, *images)
 
 
 def test_a_rate_sweep_trains_each_run_with_its_own_rate(images):
     def net(rate):
-        return compiled(lambda: [keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Dropout(rate),
-                                 keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
+        return compiled(
+            lambda: [
+                keras.layers.Conv2D(4, 3, activation="relu"),
+                keras.layers.Dropout(rate),
+                keras.layers.Flatten(),
+                keras.layers.Dense(5, activation="softmax"),
+            ]
+        )
+
     runs, _ = assert_stacked_equals_separate({rate: [net(rate)] * 2 for rate in (0.0, 0.2, 0.7)}, *images)
     assert [models.dropout_rates(m) for m in runs] == [[0.0]] * 2 + [[0.2]] * 2 + [[0.7]] * 2
 
 
 def test_batch_norm_keeps_each_runs_statistics(images):
-    build = compiled(lambda: [keras.layers.Conv2D(4, 3, use_bias=False), keras.layers.BatchNormalization(momentum=0.9),
-                              keras.layers.Activation("relu"), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(8, use_bias=False),
-                              keras.layers.BatchNormalization(center=False, epsilon=0.01),
-                              keras.layers.ReLU(), keras.layers.Dense(5, activation="softmax")])
+    build = compiled(
+        lambda: [
+            keras.layers.Conv2D(4, 3, use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.Activation("relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(8, use_bias=False),
+            keras.layers.BatchNormalization(center=False, epsilon=0.01),
+            keras.layers.ReLU(),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
     runs, twins = assert_stacked_equals_separate({"bn": [build] * 3}, *images)
     means = [m.layers[1].moving_mean.numpy() for m in runs]
     assert not np.allclose(means[0], means[1]), "each run keeps its own moving mean"
@@ -111,20 +142,34 @@ def test_batch_norm_keeps_each_runs_statistics(images):
 
 
 def test_augmentation_flips_and_shifts_each_runs_own_batch(images):
-    build = compiled(lambda: [keras.layers.Normalization(mean=[0.5, 0.4, 0.3], variance=[0.1, 0.2, 0.3]),
-                              models.augmentation(flip=True, shift=0.2),
-                              keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
-                              keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(5)],
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    build = compiled(
+        lambda: [
+            keras.layers.Normalization(mean=[0.5, 0.4, 0.3], variance=[0.1, 0.2, 0.3]),
+            models.augmentation(flip=True, shift=0.2),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            keras.layers.GlobalMaxPooling2D(),
+            keras.layers.Dense(5),
+        ],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     assert_stacked_equals_separate({"augmented": [build] * 3}, *images)
 
 
 def test_the_workbook_networks_with_dropout_and_batch_norm_are_stacked():
-    for model in (models.mnist_convnet(), models.cifar10_dropout_cnn(0.5), models.cifar10_past_improved_cnn(),
-                  models.cifar10_better_cnn(), models.five_conv_cnn(augment=True), models.gap_cnn()):
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=model.layers[-1].activation
-                                                                      is keras.activations.linear))
+    for model in (
+        models.mnist_convnet(),
+        models.cifar10_dropout_cnn(0.5),
+        models.cifar10_past_improved_cnn(),
+        models.cifar10_better_cnn(),
+        models.five_conv_cnn(augment=True),
+        models.gap_cnn(),
+    ):
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=model.layers[-1].activation is keras.activations.linear
+            ),
+        )
         assert stacked.unsupported_reason(model) is None, model.name
 
 
@@ -137,9 +182,15 @@ def test_an_adapted_normalization_is_applied_once_and_matches_separate_runs(imag
         layer.adapt(x[:64])
         return layer
 
-    build = compiled(lambda: [adapted(), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5)],
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    build = compiled(
+        lambda: [
+            adapted(),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(5),
+        ],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     network = StackedNetwork([multirun.build_run(build, SEED, run) for run in range(2)])
     assert network.steps[0][0] == "same_input"
     assert_stacked_equals_separate({"adapted": [build] * 2}, *images)

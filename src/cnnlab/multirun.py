@@ -86,8 +86,9 @@ def show_progress(verbose: bool, progress: bool | None = None) -> bool:
     return progress if progress is not None else bool(verbose) or profile_name() == "full"
 
 
-def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_size, seed,
-                          verbose, built=(), labels=None, progress=None):
+def fit_runs_sequentially(
+    build_model, train, *, runs, epochs, evaluate, batch_size, seed, verbose, built=(), labels=None, progress=None
+):
     """Train ``runs`` fresh models one after another with ``model.fit``; see :func:`repeated_runs`.
 
     ``built`` may hold the first models, already built by :func:`build_run` (run 0, 1, ... in
@@ -106,8 +107,15 @@ def fit_runs_sequentially(build_model, train, *, runs, epochs, evaluate, batch_s
         evaluator = EvaluateEachEpoch(evaluate)
         line = Progress(labels[run], epochs, steps, enabled=live)
         start = time.perf_counter()
-        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
-                            callbacks=[evaluator, _ShowProgress(line)])
+        history = model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[evaluator, _ShowProgress(line)],
+        )
         seconds = time.perf_counter() - start
         frame = history_frame({k: v for k, v in history.history.items() if k in ("loss", "accuracy")}, run)
         extra = pd.DataFrame([(run, *r) for r in evaluator.rows], columns=COLUMNS)
@@ -149,10 +157,20 @@ def _why_not_stacked(method: str, first: keras.Model, total_runs: int) -> tuple[
     return reason, reason is not None
 
 
-def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, epochs: int,
-                  evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
-                  verbose: bool = True, models: bool = False, method: str = "auto",
-                  progress: bool | None = None):
+def repeated_runs(
+    build_model: Callable[[], keras.Model],
+    train,
+    *,
+    runs: int,
+    epochs: int,
+    evaluate: Mapping[str, tuple] | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    verbose: bool = True,
+    models: bool = False,
+    method: str = "auto",
+    progress: bool | None = None,
+):
     """Train ``runs`` independently initialised models and return every learning curve.
 
     ``build_model()`` must return a freshly built, compiled model; it is called once per run
@@ -179,16 +197,36 @@ def repeated_runs(build_model: Callable[[], keras.Model], train, *, runs: int, e
     built book keeps its final state, one line) with ``verbose``, and under the ``full`` profile
     even with ``verbose=False``; ``progress=True``/``False`` decides instead.
     """
-    frames = compare_runs({None: build_model}, train, runs=runs, epochs=epochs, evaluate=evaluate,
-                          batch_size=batch_size, seed=seed, verbose=verbose, models=models, method=method,
-                          progress=progress)
+    frames = compare_runs(
+        {None: build_model},
+        train,
+        runs=runs,
+        epochs=epochs,
+        evaluate=evaluate,
+        batch_size=batch_size,
+        seed=seed,
+        verbose=verbose,
+        models=models,
+        method=method,
+        progress=progress,
+    )
     return frames[None]
 
 
-def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, runs: int, epochs: int,
-                 evaluate: Mapping[str, tuple] | None = None, batch_size: int = 32, seed: int = 0,
-                 verbose: bool = True, models: bool = False, method: str = "auto",
-                 progress: bool | None = None) -> dict:
+def compare_runs(
+    builds: Mapping[object, Callable[[], keras.Model]],
+    train,
+    *,
+    runs: int,
+    epochs: int,
+    evaluate: Mapping[str, tuple] | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    verbose: bool = True,
+    models: bool = False,
+    method: str = "auto",
+    progress: bool | None = None,
+) -> dict:
     """:func:`repeated_runs` for several settings at once: ``{key: repeated_runs(build, ...)}`` for
     every ``key, build`` in ``builds``, with the same seeds, but trained in one stacked graph when
     the models differ only in their dropout rates (a rate sweep) and are otherwise stacked.
@@ -203,8 +241,10 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
     train, evaluate = _check(method, runs, epochs, train, evaluate)
     builds = dict(builds)
     keys = list(builds)
-    names = {key: [f"run {run + 1}/{runs}" if key is None else f"{key}, run {run + 1}/{runs}"
-                   for run in range(runs)] for key in keys}
+    names = {
+        key: [f"run {run + 1}/{runs}" if key is None else f"{key}, run {run + 1}/{runs}" for run in range(runs)]
+        for key in keys
+    }
     start = time.perf_counter()
     results = {}
     with quiet_retracing():
@@ -212,8 +252,10 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
         built = {keys[0]: [first]}  # fit draws from the global random state right after building
         reason, fallback = _why_not_stacked(method, first, len(keys) * runs)
         if reason is None:  # every run's model, to check that they differ only in rates and seeds
-            built = {key: [build_run(build, seed, run) if run or key != keys[0] else first
-                           for run in range(runs)] for key, build in builds.items()}
+            built = {
+                key: [build_run(build, seed, run) if run or key != keys[0] else first for run in range(runs)]
+                for key, build in builds.items()
+            }
             reason = stacked.mismatch_reason([model for key in keys for model in built[key]])
             fallback = reason is not None
             if fallback:
@@ -225,21 +267,38 @@ def compare_runs(builds: Mapping[object, Callable[[], keras.Model]], train, *, r
         if reason is None:
             everything = [model for key in keys for model in built[key]]
             seeds = [run_seed(seed, run) for _ in keys for run in range(runs)]
-            frame = stacked.train_stacked(everything, train, epochs=epochs, evaluate=evaluate,
-                                          batch_size=batch_size, seeds=seeds, verbose=verbose,
-                                          labels=[name for key in keys for name in names[key]],
-                                          progress=show_progress(verbose, progress))
+            frame = stacked.train_stacked(
+                everything,
+                train,
+                epochs=epochs,
+                evaluate=evaluate,
+                batch_size=batch_size,
+                seeds=seeds,
+                verbose=verbose,
+                labels=[name for key in keys for name in names[key]],
+                progress=show_progress(verbose, progress),
+            )
             seconds = time.perf_counter() - start
             for i, key in enumerate(keys):
                 part = frame[frame.run.between(i * runs, (i + 1) * runs - 1)].assign(
-                    run=lambda f, i=i: f.run - i * runs)
+                    run=lambda f, i=i: f.run - i * runs
+                )
                 results[key] = (part.reset_index(drop=True), built[key], seconds)
         else:
             for key, build in builds.items():
                 frame, trained = fit_runs_sequentially(
-                    build, train, runs=runs, epochs=epochs, evaluate=evaluate, batch_size=batch_size,
-                    seed=seed, verbose=verbose, built=built.get(key, []), labels=names[key],
-                    progress=progress)
+                    build,
+                    train,
+                    runs=runs,
+                    epochs=epochs,
+                    evaluate=evaluate,
+                    batch_size=batch_size,
+                    seed=seed,
+                    verbose=verbose,
+                    built=built.get(key, []),
+                    labels=names[key],
+                    progress=progress,
+                )
                 results[key] = (frame, trained, time.perf_counter() - start)
                 start = time.perf_counter()
     out = {}

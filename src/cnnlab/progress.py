@@ -74,8 +74,9 @@ class Progress:
         self._last = now
         elapsed = now - self.start
         left = f", about {_duration(elapsed * (1 - done) / done)} left" if 0 < done < 1 else ""
-        self._show(f"{self.what}: epoch {epoch}/{self.epochs}, step {step}/{self.steps}, "
-                   f"{_duration(elapsed)}{left}")
+        self._show(
+            f"{self.what}: epoch {epoch}/{self.epochs}, step {step}/{self.steps}, " f"{_duration(elapsed)}{left}"
+        )
 
     def finish(self, text: str) -> bool:
         """Show ``text`` as the final state; True when it was shown (so it need not be printed)."""

@@ -91,7 +91,14 @@ import keras
 from .stacked_rules import flat_layers, mismatch_reason, unsupported_reason
 from .stacked_train import train_stacked
 
-__all__ = ["forward_macs", "mismatch_reason", "not_preferred_reason", "preferred", "train_stacked", "unsupported_reason"]
+__all__ = [
+    "forward_macs",
+    "mismatch_reason",
+    "not_preferred_reason",
+    "preferred",
+    "train_stacked",
+    "unsupported_reason",
+]
 
 
 STACKED_MACS_LIMIT = 80_000_000  # multiply-adds per example above which convnets keep fit
@@ -118,8 +125,10 @@ def not_preferred_reason(model, runs: int) -> str | None:
         return "a single convnet run has nothing to stack"
     macs = forward_macs(model)
     if macs > STACKED_MACS_LIMIT:
-        return (f"a convnet of {macs / 1e6:.0f}M multiply-adds per image is bound by its arithmetic, "
-                f"which stacking does not reduce (measured no faster above {STACKED_MACS_LIMIT / 1e6:.0f}M)")
+        return (
+            f"a convnet of {macs / 1e6:.0f}M multiply-adds per image is bound by its arithmetic, "
+            f"which stacking does not reduce (measured no faster above {STACKED_MACS_LIMIT / 1e6:.0f}M)"
+        )
     return None
 
 

@@ -48,8 +48,10 @@ class StackedNetwork:
         for i, layer in enumerate(per_model[0]):
             per_run = [layers[i] for layers in per_model]
             kind, weights, statistics = self._translate(i, layer, per_run)
-            if kind == "input" and all(all(np.array_equal(a, b) for a, b in zip(per_run[0].weights, l.weights))
-                                       for l in per_run):  # compared here, eagerly, not while tracing
+            # an input layer with the same weights in every run (compared here, eagerly, not while tracing)
+            if kind == "input" and all(
+                all(np.array_equal(a, b) for a, b in zip(per_run[0].weights, l.weights)) for l in per_run
+            ):
                 kind = "same_input"
             self.steps.append((kind, per_run, weights + statistics))
             self.variables += weights
@@ -59,25 +61,30 @@ class StackedNetwork:
     def _translate(i, layer, per_run):
         """(kind, trainable variables, moving statistics) of layer ``i`` of every run."""
         if type(layer) is keras.layers.Dense:
-            weights = [keras.Variable(np.stack([np.asarray(w) for w in ws]), name=f"{ws[0].name}_{i}")
-                       for ws in zip(*(l.weights for l in per_run))]  # kernel (R, in, out), bias (R, out)
+            # kernel (R, in, out), bias (R, out)
+            weights = [
+                keras.Variable(np.stack([np.asarray(w) for w in ws]), name=f"{ws[0].name}_{i}")
+                for ws in zip(*(l.weights for l in per_run))
+            ]
             return "dense", weights, []
         if type(layer) is keras.layers.Conv2D:
             kernel = np.concatenate([np.asarray(l.kernel) for l in per_run], axis=-1)
             weights = [keras.Variable(kernel, name=f"kernel_{i}")]
             if layer.use_bias:
-                weights.append(keras.Variable(np.concatenate([np.asarray(l.bias) for l in per_run]),
-                                              name=f"bias_{i}"))
+                weights.append(keras.Variable(np.concatenate([np.asarray(l.bias) for l in per_run]), name=f"bias_{i}"))
             return "conv", weights, []
         if type(layer) is keras.layers.BatchNormalization:
+
             def per_channel(attr, trainable):
                 # (R, C): reshaped to the grouped (R * C,) or the runs (R, 1, C) layout when used
-                return keras.Variable(np.stack([np.asarray(getattr(l, attr)) for l in per_run]),
-                                      name=f"{attr}_{i}", trainable=trainable)
+                return keras.Variable(
+                    np.stack([np.asarray(getattr(l, attr)) for l in per_run]), name=f"{attr}_{i}", trainable=trainable
+                )
+
             weights = ([per_channel("gamma", True)] if layer.scale else []) + (
-                [per_channel("beta", True)] if layer.center else [])
-            return "batchnorm", weights, [per_channel("moving_mean", False),
-                                          per_channel("moving_variance", False)]
+                [per_channel("beta", True)] if layer.center else []
+            )
+            return "batchnorm", weights, [per_channel("moving_mean", False), per_channel("moving_variance", False)]
         if isinstance(layer, INPUT_LAYERS):
             return "input", [], []
         if type(layer) in POOL_OPS:
@@ -145,8 +152,12 @@ class StackedNetwork:
         layer = per_run[0]
         # on a batch shared by every run, one ordinary convolution with every run's filters;
         # otherwise a grouped one (run r's filters see run r's channels)
-        h = tf.nn.conv2d(h if form == "shared" else self.to_grouped(h, form), weights[0],
-                         strides=layer.strides, padding=layer.padding.upper())
+        h = tf.nn.conv2d(
+            h if form == "shared" else self.to_grouped(h, form),
+            weights[0],
+            strides=layer.strides,
+            padding=layer.padding.upper(),
+        )
         if layer.use_bias:
             h = h + weights[1]
         return layer.activation(h), "grouped"
@@ -163,8 +174,12 @@ class StackedNetwork:
 
     def _pool(self, h, form, per_run, weights, training):
         layer = per_run[0]
-        return POOL_OPS[type(layer)](self.to_grouped(h, form), ksize=layer.pool_size, strides=layer.strides,
-                                     padding=layer.padding.upper()), "grouped"
+        return (
+            POOL_OPS[type(layer)](
+                self.to_grouped(h, form), ksize=layer.pool_size, strides=layer.strides, padding=layer.padding.upper()
+            ),
+            "grouped",
+        )
 
     def _global_pool(self, h, form, per_run, weights, training):
         reduce = tf.reduce_mean if isinstance(per_run[0], keras.layers.GlobalAveragePooling2D) else tf.reduce_max
@@ -215,16 +230,16 @@ class StackedNetwork:
         else:
             axes = list(range(1, len(h.shape) - 1))  # (R, b, ..., C): per run and channel
             shape = [self.runs] + [1] * (len(h.shape) - 2) + [moving_mean.shape[-1]]
-        as_used = [None if v is None else tf.reshape(v, shape)
-                   for v in (gamma, beta, moving_mean, moving_variance)]
+        as_used = [None if v is None else tf.reshape(v, shape) for v in (gamma, beta, moving_mean, moving_variance)]
         gamma, beta, mean, variance = as_used
         if training:
             mean, variance = tf.nn.moments(h, axes, keepdims=False)
             mean, variance = tf.reshape(mean, shape), tf.reshape(variance, shape)
             momentum = layer.momentum
             moving_mean.assign(tf.reshape(as_used[2] * momentum + mean * (1.0 - momentum), moving_mean.shape))
-            moving_variance.assign(tf.reshape(as_used[3] * momentum + variance * (1.0 - momentum),
-                                              moving_variance.shape))
+            moving_variance.assign(
+                tf.reshape(as_used[3] * momentum + variance * (1.0 - momentum), moving_variance.shape)
+            )
         h = tf.nn.batch_normalization(h, mean, variance, beta, gamma, layer.epsilon)
         return h, form
 
@@ -241,11 +256,13 @@ class StackedNetwork:
                         target.assign(source[r])
                 elif kind == "conv":
                     width = variables[0].shape[-1] // self.runs
-                    for target, source in zip([layer.kernel] + ([layer.bias] if layer.use_bias else []),
-                                              variables):
-                        target.assign(source[..., r * width:(r + 1) * width])
+                    for target, source in zip([layer.kernel] + ([layer.bias] if layer.use_bias else []), variables):
+                        target.assign(source[..., r * width : (r + 1) * width])
                 elif kind == "batchnorm":
-                    targets = ([layer.gamma] if layer.scale else []) + ([layer.beta] if layer.center else []) + [
-                        layer.moving_mean, layer.moving_variance]
+                    targets = (
+                        ([layer.gamma] if layer.scale else [])
+                        + ([layer.beta] if layer.center else [])
+                        + [layer.moving_mean, layer.moving_variance]
+                    )
                     for target, source in zip(targets, variables):
                         target.assign(source[r])

@@ -20,23 +20,50 @@ ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accur
 
 # Optimizers whose update of each weight reads only that weight, its gradient and its own slots
 # (momentum, moments): one optimizer over the stacked variables keeps the runs independent.
-ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "Nadam", "RMSprop",
-                          "Lion", "Ftrl")
+ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "Nadam", "RMSprop", "Lion", "Ftrl")
 COUPLING_OPTIMIZER_SETTINGS = ("clipnorm", "global_clipnorm", "use_ema", "gradient_accumulation_steps")
 
 # Activations computed element by element; softmax-like ones act along the last axis, which is
 # per run only once features are flat (run r's channels sit side by side in an image tensor).
 ELEMENTWISE_ACTIVATIONS = {
-    "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "swish", "hard_silu",
-    "hard_swish", "sigmoid", "hard_sigmoid", "log_sigmoid", "tanh", "hard_tanh", "softplus", "softsign",
-    "exponential", "mish", "soft_shrink", "hard_shrink", "tanh_shrink", "squareplus", "sparse_plus",
-    "sparse_sigmoid"}
+    "linear",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "swish",
+    "hard_silu",
+    "hard_swish",
+    "sigmoid",
+    "hard_sigmoid",
+    "log_sigmoid",
+    "tanh",
+    "hard_tanh",
+    "softplus",
+    "softsign",
+    "exponential",
+    "mish",
+    "soft_shrink",
+    "hard_shrink",
+    "tanh_shrink",
+    "squareplus",
+    "sparse_plus",
+    "sparse_sigmoid",
+}
 ROWWISE_ACTIVATIONS = {"softmax", "log_softmax"}
 ELEMENTWISE_LAYERS = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU)
 
 # Layers applied to each run's own input batch by that run's own Keras layer (before any weights)
-INPUT_LAYERS = (keras.layers.Normalization, keras.layers.Rescaling, keras.layers.RandomFlip,
-                keras.layers.RandomTranslation)
+INPUT_LAYERS = (
+    keras.layers.Normalization,
+    keras.layers.Rescaling,
+    keras.layers.RandomFlip,
+    keras.layers.RandomTranslation,
+)
 POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 DROPOUTS = (keras.layers.Dropout, keras.layers.SpatialDropout2D)
@@ -75,15 +102,25 @@ def _activation_reason(layer, activation, flat: bool) -> str | None:
         return None
     name = getattr(activation, "__name__", type(activation).__name__)
     if kind == "rowwise":
-        return (f"layer {layer.name}: activation {name} acts across channels, which would mix the runs "
-                f"(stacked image layers need an element-wise activation)")
+        return (
+            f"layer {layer.name}: activation {name} acts across channels, which would mix the runs "
+            f"(stacked image layers need an element-wise activation)"
+        )
     return f"layer {layer.name}: activation {name} is not known to act element by element"
 
 
 def _weights_reason(layer) -> str | None:
-    for attr in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "beta_regularizer",
-                 "gamma_regularizer", "kernel_constraint", "bias_constraint", "beta_constraint",
-                 "gamma_constraint"):
+    for attr in (
+        "kernel_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "beta_regularizer",
+        "gamma_regularizer",
+        "kernel_constraint",
+        "bias_constraint",
+        "beta_constraint",
+        "gamma_constraint",
+    ):
         if getattr(layer, attr, None) is not None:
             return f"layer {layer.name} has a regularizer or constraint ({attr})"
     if layer.weights and not layer.trainable and not isinstance(layer, INPUT_LAYERS):
@@ -106,8 +143,10 @@ def _layer_reason(layer, stage: str) -> tuple[str | None, str]:
         return f"layer {layer.name} ({kind}) is channels-first: only channels-last is stacked", stage
     if isinstance(layer, INPUT_LAYERS):
         if stage != "input":
-            return (f"layer {layer.name} ({kind}) comes after a weighted layer: augmentation and "
-                    f"normalization are stacked only at the input"), stage
+            return (
+                f"layer {layer.name} ({kind}) comes after a weighted layer: augmentation and "
+                f"normalization are stacked only at the input"
+            ), stage
         if isinstance(layer, keras.layers.Normalization) and layer.invert:
             return f"layer {layer.name}: an inverted Normalization is not stacked", stage
         return None, stage
@@ -160,7 +199,8 @@ def loss_function(model):
     options = {}
     if isinstance(loss, str):
         name = LOSS_ALIASES.get(loss, loss)
-    elif isinstance(loss, keras.losses.Loss) and callable(getattr(loss, "fn", None)):  # e.g. SparseCategoricalCrossentropy(...)
+    # a Loss object such as SparseCategoricalCrossentropy(...): its function and options
+    elif isinstance(loss, keras.losses.Loss) and callable(getattr(loss, "fn", None)):
         name = getattr(loss.fn, "__name__", None)
         config = loss.get_config()
         if config.get("reduction") != "sum_over_batch_size":
@@ -194,9 +234,11 @@ def _compile_reason(model) -> str | None:
         return "loss weights are not supported"
     optimizer = model.optimizer
     if type(optimizer).__name__ not in ELEMENTWISE_OPTIMIZERS or type(optimizer).__module__.split(".")[0] != "keras":
-        return (f"optimizer {type(optimizer).__name__} is not stacked: only optimizers that update each "
-                f"weight from its own gradient are ({', '.join(ELEMENTWISE_OPTIMIZERS)}); others read whole "
-                f"weight tensors (norms, factored moments, orthogonalisation), which would mix the runs")
+        return (
+            f"optimizer {type(optimizer).__name__} is not stacked: only optimizers that update each "
+            f"weight from its own gradient are ({', '.join(ELEMENTWISE_OPTIMIZERS)}); others read whole "
+            f"weight tensors (norms, factored moments, orthogonalisation), which would mix the runs"
+        )
     optimizer_config = optimizer.get_config()
     for key in COUPLING_OPTIMIZER_SETTINGS:
         if optimizer_config.get(key):
@@ -236,8 +278,7 @@ def _structure(model) -> list:
     compile_config = model.get_compile_config()
     optimizer = dict(compile_config.get("optimizer", {}).get("config", {}))
     optimizer.pop("name", None)
-    return [layers, compile_config.get("loss"), compile_config.get("metrics"), optimizer,
-            tuple(model.inputs[0].shape)]
+    return [layers, compile_config.get("loss"), compile_config.get("metrics"), optimizer, tuple(model.inputs[0].shape)]
 
 
 def mismatch_reason(models: list) -> str | None:

@@ -63,7 +63,7 @@ class StackedTrainer:
         The epoch's loss and correct counts accumulate in ``loss_sum`` and ``correct``."""
         network, variables = self.network, self.network.variables
         for step in tf.range(first, last):
-            idx = order[:, step * self.batch_size:(step + 1) * self.batch_size]
+            idx = order[:, step * self.batch_size : (step + 1) * self.batch_size]
             xb, yb = tf.gather(self.x, idx), tf.gather(self.y, idx)
             with tf.GradientTape() as tape:
                 outputs = network(xb, training=True)
@@ -106,9 +106,18 @@ class StackedTrainer:
         return loss_total / len(x), correct_total / len(x)
 
 
-def train_stacked(models: list[keras.Model], train, *, epochs: int, evaluate: dict, batch_size: int,
-                  seeds: list[int], verbose: bool = True, labels: list[str] | None = None,
-                  progress: bool | None = None) -> pd.DataFrame:
+def train_stacked(
+    models: list[keras.Model],
+    train,
+    *,
+    epochs: int,
+    evaluate: dict,
+    batch_size: int,
+    seeds: list[int],
+    verbose: bool = True,
+    labels: list[str] | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """Train the freshly built, compiled ``models`` (one per run) together; see :mod:`cnnlab.stacked`.
 
     ``seeds[r]`` drives run r's batch order. The trained weights and batch-norm statistics are
