@@ -48,3 +48,27 @@ def settings(path: Path) -> dict[str, config.Size]:
 def full_settings(path: Path) -> dict:
     """The value of every declared setting under the ``full`` profile, the assignment as written."""
     return {name: size.full for name, size in settings(path).items()}
+
+
+def definition(path: Path, name: str, profile: str = "cpu", **names):
+    """The function ``name`` as the notebook defines it (a model builder written out in a solution,
+    say), executed on its own with the notebook's settings ``S`` under ``profile``, Keras, its
+    ``layers``, NumPy and cnnlab's ``data``; ``names`` supplies anything else it reads. Tests and
+    benchmarks use the notebook's own network instead of a copy that could drift from it."""
+    from types import SimpleNamespace
+
+    import keras
+    import numpy as np
+
+    from cnnlab import data
+
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code" or f"def {name}(" not in cell.source:
+            continue
+        tree = ast.parse(cell.source)
+        node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        S = SimpleNamespace(**{key: size.pick(profile) for key, size in settings(path).items()})
+        namespace = {"keras": keras, "layers": keras.layers, "np": np, "data": data, "S": S, **names}
+        exec(compile(ast.Module([node], []), f"{path.name}:{name}", "exec"), namespace)  # noqa: S102
+        return namespace[name]
+    raise LookupError(f"{path.name} defines no function {name}()")

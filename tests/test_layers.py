@@ -2,6 +2,7 @@
 count too), and every module small enough to have one job."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,13 @@ def test_cnnlab_has_no_import_cycle():
 def test_module_is_small(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.name} has {lines} lines: split it by job (at most {MAX_LINES})"
+
+
+def test_the_package_docstring_names_every_module():
+    """The layering in cnnlab's docstring is where a reader learns each module's job: a new module
+    must be added there (checked: removing a name from it fails this test)."""
+    import cnnlab
+
+    documented = set(re.findall(r"``(\w+)``", cnnlab.__doc__))
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"} | {"checks"}
+    assert not modules - documented, f"add to the docstring of cnnlab/__init__.py: {sorted(modules - documented)}"

@@ -20,9 +20,3 @@ def test_cifar_mlp_parameter_count():
 def test_mlp_output_activation():
     assert models.mlp(output_activation="relu").layers[-1].activation.__name__ == "relu"
     assert models.mlp().layers[-1].activation.__name__ == "softmax"
-
-
-def test_small_cifar_cnn_has_122570_parameters():
-    model = models.small_cifar_cnn()
-    assert model.count_params() == 122_570
-    assert model.output_shape == (None, 10)

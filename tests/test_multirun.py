@@ -6,19 +6,15 @@ import pytest
 from cnnlab import diagnostics, models, multirun, tidy
 
 
-
-
 def build():
     model = models.mlp(input_shape=(12,), hidden=[8], classes=3)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def test_repeated_runs_returns_tidy_curves(tiny):
     x, y = tiny
-    frame = multirun.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2,
-                                   verbose=False)
+    frame = multirun.repeated_runs(build, (x, y), evaluate={"test": (x[:50], y[:50])}, runs=3, epochs=2, verbose=False)
     assert list(frame.columns) == tidy.COLUMNS
     assert sorted(frame.run.unique()) == [0, 1, 2] and sorted(frame.epoch.unique()) == [1, 2]
     assert set(frame.split) == {"train", "test"} and set(frame.metric) == {"loss", "accuracy"}
@@ -62,8 +58,7 @@ def test_bad_arguments_are_explained(tiny):
     with pytest.raises(ValueError, match="x has 300 examples but y has 10"):
         multirun.repeated_runs(build, (x, y[:10]), runs=1, epochs=1)
     with pytest.raises(ValueError, match="compiled"):
-        multirun.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1,
-                               verbose=False)
+        multirun.repeated_runs(lambda: models.mlp(input_shape=(12,), classes=3), tiny, runs=1, epochs=1, verbose=False)
 
 
 def test_dead_units_finds_units_that_never_fire():
@@ -74,3 +69,33 @@ def test_dead_units_finds_units_that_never_fire():
     x = np.abs(np.random.default_rng(0).normal(size=(20, 4))).astype("float32")
     assert diagnostics.dead_units(model, x, layer=1).tolist() == [1]  # negative weights, negative bias
     assert diagnostics.dead_units(model, x).tolist() == [1]  # the output unit pushed below zero
+
+
+def dropout_mlp(rate):
+    def build():
+        model = keras.Sequential(
+            [
+                keras.Input((12,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(rate),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    return build
+
+
+@pytest.mark.parametrize("method", ["stacked", "sequential"])
+def test_compare_runs_gives_each_setting_the_frame_repeated_runs_gives_it(tiny, method):
+    x, y = tiny
+    kwargs = dict(runs=2, epochs=2, evaluate={"test": (x[:60], y[:60])}, seed=3, verbose=False, method=method)
+    frames = multirun.compare_runs({rate: dropout_mlp(rate) for rate in (0.1, 0.6)}, tiny, **kwargs)
+    assert list(frames) == [0.1, 0.6]
+    for rate, frame in frames.items():
+        alone = multirun.repeated_runs(dropout_mlp(rate), tiny, **kwargs)
+        assert frame.attrs["method"] == method and list(frame.columns) == tidy.COLUMNS
+        pd.testing.assert_frame_equal(frame, alone, check_exact=False, rtol=1e-5, atol=1e-6)
+    # the rates matter: the two settings trained differently
+    assert not np.allclose(frames[0.1].value, frames[0.6].value)

@@ -29,27 +29,6 @@ def mlp(input_shape=(28, 28), hidden=(32,), classes: int = 10, output_activation
     return keras.Sequential(stack, name=name)
 
 
-def small_cifar_cnn(input_shape=(32, 32, 3), classes: int = 10) -> keras.Sequential:
-    """Assignment 1 Q9: three 3x3 convolutions (32-64-64), two max-pools, Dense(64), softmax.
-
-    122,570 parameters for 32x32x3 input.
-    """
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.Flatten(),
-            layers.Dense(64, activation="relu"),
-            layers.Dense(classes, activation="softmax"),
-        ],
-        name="small_cifar_cnn",
-    )
-
-
 # --- assignment 3: one configurable convnet with a global-average-pooling head -------------------
 
 
