@@ -64,3 +64,8 @@ def test_a_past_curve_is_read_in_order():
     assert len(base) == 20 and base[0] == 0.1322 and max(base) == past.figure(notebook, "base model, best")
     with pytest.raises(KeyError, match="0 figures"):
         past.curve(notebook, "no such question")
+
+
+def test_a_record_duration_reads_in_seconds_or_minutes():
+    assert results_page.duration(27.4) == "27 s"
+    assert results_page.duration(1212) == "20 min"

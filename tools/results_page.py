@@ -75,6 +75,11 @@ def recorded(template: str, values: dict | None) -> str:
         return f"not recorded ({missing.args[0]})"
 
 
+def duration(seconds: float) -> str:
+    """``42 s`` under a minute, ``20 min`` above."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
 def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -100,7 +105,7 @@ def render() -> str:
                             f"{cell(glued(notebook, item['build']))} | {cell(recorded(item['build'], values))} |")
             if full:
                 notes.append(f"{title(BOOK / f'{notebook}.md')}: full profile recorded on {full['date']} "
-                             f"on {full['device']} in {full['duration_s'] / 60:.0f} min "
+                             f"on {full['device']} in {duration(full['duration_s'])} "
                              f"(TensorFlow {full.get('versions', {}).get('tensorflow', '?')}).")
         if len(rows) > 2:
             parts.append("\n".join(rows) + "\n")
