@@ -51,12 +51,13 @@ def build_with(
     return build
 
 
-def convnet_with(*middle, head=None):
-    """Layers Conv2D(4, 3), ``middle``, Flatten, Dense(3, softmax) (``head`` replaces the last two)."""
+def convnet_with(*middle, head=None, **conv):
+    """Layers Conv2D(4, 3, **conv), ``middle``, Flatten, Dense(3, softmax) (``head`` replaces the
+    last two)."""
 
     def layers():
         return [
-            keras.layers.Conv2D(4, 3),
+            keras.layers.Conv2D(4, 3, **conv),
             *[make() for make in middle],
             *(head() if head else [keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")]),
         ]
@@ -83,75 +84,31 @@ REFUSED = {
     "Muon": (build_with(optimizer=keras.optimizers.Muon), "optimizer Muon is not stacked"),
     "clipnorm": (build_with(optimizer=lambda: keras.optimizers.SGD(0.1, clipnorm=1.0)), "clipnorm=1.0 would couple"),
     "softmax in a hidden convolution": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, activation="softmax"),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(activation="softmax")),
         "activation softmax acts across channels",
     ),
     "frozen layer": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, trainable=False),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(trainable=False)),
         r"frozen \(trainable=False\)",
     ),
     "regularizer": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, kernel_regularizer="l2"),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(kernel_regularizer="l2")),
         "regularizer or constraint",
     ),
     "augmentation after a weighted layer": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3),
-                keras.layers.RandomFlip("horizontal"),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(lambda: keras.layers.RandomFlip("horizontal"))),
         "stacked only at the input",
     ),
     "an unknown layer": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3),
-                keras.layers.PReLU(),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(keras.layers.PReLU)),
         r"\(PReLU\) is not stacked",
     ),
     "an activation not known to be element-wise": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, activation=lambda t: t * 0.5),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(activation=lambda t: t * 0.5)),
         "activation <lambda> is not known to act element by element",
     ),
     "mixed precision": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, dtype="mixed_float16"),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(dtype="mixed_float16")),
         "computes in float16",
     ),
     "channels-first": (
@@ -170,13 +127,7 @@ REFUSED = {
         "an inverted Normalization is not stacked",
     ),
     "dilated convolution": (
-        build_with(
-            lambda: [
-                keras.layers.Conv2D(4, 3, dilation_rate=2),
-                keras.layers.Flatten(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        ),
+        build_with(convnet_with(dilation_rate=2)),
         "only ungrouped, undilated Conv2D",
     ),
     "LoRA": (build_with(prepare=with_lora), "uses LoRA"),
